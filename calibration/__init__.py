@@ -1,0 +1,1 @@
+"""Sensor calibration: gyroscope bias, accelerometer calibration, sensor-to-pelvis alignment."""
