@@ -24,6 +24,7 @@ from bumble import att, data_types, hci
 from bumble.core import UUID, AdvertisingData
 from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
+from bumble.link import LocalLink
 
 from firmware_sim import protocol as p
 
@@ -406,3 +407,31 @@ __all__ = [
     "SimulatedPeripheral",
     "SourceFactory",
 ]
+
+
+def simulated_sensor_on_link(
+    link: LocalLink,
+    scenario: str,
+    *,
+    seed: int = 0,
+    faults: Faults = Faults(),
+    name: str = DEFAULT_NAME,
+) -> SimulatedPeripheral:
+    """A complete simulated belt clip on a virtual link: motion scenario, IMU errors, GATT."""
+    from firmware_sim.radio import new_peripheral_device
+    from firmware_sim.simulation import SimulatedSensor
+
+    # Fail early on an unknown scenario; the probe also tells this sensor's clock drift.
+    probe = SimulatedSensor(scenario, seed=seed, rate_hz=100)
+
+    def source(rate_hz: int, start_s: float) -> SimulatedSensor:
+        return SimulatedSensor(scenario, seed=seed, rate_hz=rate_hz, start_s=start_s)
+
+    return SimulatedPeripheral(
+        new_peripheral_device(link, name),
+        source,
+        faults=faults,
+        identity=DeviceIdentity(serial=f"SIM-{seed:04d}"),
+        clock_drift_ppm=probe.clock_drift_ppm,
+        seed=seed,
+    )

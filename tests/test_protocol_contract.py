@@ -14,7 +14,9 @@ from monitor import codec
 DOC = Path(__file__).parents[1] / "docs" / "protocol.md"
 
 GYRO_PACKET = bytes.fromhex(
-    "01 05 2a 00 40 42 0f 00 02 00 00 00 00 00 10 0a 00 ec ff 00 00 33 ff 29 00 04 10 ff 7f 00 00 fd ff"
+    "01 05 2a 00 40 42 0f 00 02"
+    " 00 00 00 00 00 10 0a 00 ec ff 00 00"
+    " 33 ff 29 00 04 10 ff 7f 00 00 fd ff"
 )
 ACC_ONLY_PACKET = bytes.fromhex("01 00 ff ff f0 ff ff ff 01 64 00 9c ff 00 10")
 CONFIG = bytes.fromhex("01 01 64 00 08 f4 01 13 03")

@@ -15,9 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
 
 from bleak import BleakClient, BleakScanner
 from bleak.backends.client import BaseBleakClient
@@ -36,7 +39,12 @@ from monitor.transport.items import (
     TransportItem,
 )
 
+if TYPE_CHECKING:
+    from firmware_sim.radio import VirtualRadio
+
 log = logging.getLogger(__name__)
+
+RADIO_ENV_VAR = "TILTMON_RADIO"
 
 QUEUE_PACKETS = 20_000  # about 30 minutes of 200 Hz data in 19-sample packets
 _COMMAND_TIMEOUT_S = 5.0
@@ -114,6 +122,7 @@ class BleTransport:
         policy: ReconnectPolicy = ReconnectPolicy(),
         scanner_backend: type[BaseBleakScanner] | None = None,
         client_backend: type[BaseBleakClient] | None = None,
+        radio: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.target = target
@@ -122,12 +131,36 @@ class BleTransport:
         self._scanner_backend = scanner_backend
         self._client_backend = client_backend
         self._clock = clock
+        # A bumble transport spec: reach the sensor through firmware_sim's virtual radio.
+        self._radio_spec = radio or os.environ.get(RADIO_ENV_VAR) or None
+        self._radio: VirtualRadio | None = None
         self._queue: asyncio.Queue[TransportItem | _LinkDown] = asyncio.Queue(QUEUE_PACKETS)
         self._responses: asyncio.Queue[codec.ControlResponse] = asyncio.Queue()
         self._client: BleakClient | None = None
         self._closing = False
         self.overflowed = 0
         self.device_info: DeviceInfo | None = None
+
+    async def __aenter__(self) -> Self:
+        if self._radio_spec and self._client_backend is None:
+            from firmware_sim.radio import VirtualRadio
+
+            self._radio = VirtualRadio(transport=self._radio_spec)
+            await self._radio.open()
+            self._scanner_backend = self._radio.scanner_backend
+            self._client_backend = self._radio.client_backend
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._shutdown()
+        if self._radio is not None:
+            await self._radio.close()
+            self._radio = None
 
     def __aiter__(self) -> AsyncIterator[TransportItem]:
         return self._run()
@@ -327,9 +360,6 @@ class BleTransport:
                 await client.stop_notify(codec.IMU_DATA_UUID)
         with contextlib.suppress(BleakError, TimeoutError, OSError):
             await client.disconnect()
-
-    async def aclose(self) -> None:
-        self._closing = True
 
 
 @dataclass(frozen=True, slots=True)

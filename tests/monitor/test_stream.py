@@ -15,8 +15,14 @@ from monitor.transport.items import LinkEvent, LinkEventKind, Notification
 RATE = 200
 PER_PACKET = 19
 CONFIG = SensorConfig(
-    rate_hz=RATE, acc_range_g=8, gyr_range_dps=500, streaming=True, samples_per_packet=PER_PACKET, has_gyro=True
+    rate_hz=RATE,
+    acc_range_g=8,
+    gyr_range_dps=500,
+    streaming=True,
+    samples_per_packet=PER_PACKET,
+    has_gyro=True,
 )
+Item = Notification | LinkEvent
 
 
 def packet(seq: int, first_index: int, *, start_index: int = 0) -> bytes:
@@ -29,6 +35,12 @@ def packet(seq: int, first_index: int, *, start_index: int = 0) -> bytes:
     )
 
 
+def note(seq: int, first_index: int, *, at_index: int | None = None) -> Notification:
+    """The notification for packet ``seq``, received when its last sample is due."""
+    at = first_index if at_index is None else at_index
+    return Notification(host_time(at), packet(seq, first_index))
+
+
 def configured(at: float = 0.0) -> LinkEvent:
     return LinkEvent(at, LinkEventKind.CONFIGURED, config=CONFIG)
 
@@ -37,7 +49,7 @@ def host_time(index: int, latency: float = 0.004) -> float:
     return 1_700_000_000.0 + (index + PER_PACKET - 1) / RATE + latency
 
 
-def run(assembler: StreamAssembler, items: list[Notification | LinkEvent]) -> tuple[list[SampleBatch], list[object]]:
+def run(assembler: StreamAssembler, items: list[Item]) -> tuple[list[SampleBatch], list[object]]:
     batches: list[SampleBatch] = []
     events: list[object] = []
     for item in items:
@@ -55,8 +67,8 @@ def acc_index(batches: list[SampleBatch]) -> np.ndarray:
 
 def test_contiguous_packets_give_every_sample_once_in_si_units() -> None:
     assembler = StreamAssembler()
-    items: list[Notification | LinkEvent] = [configured()]
-    items += [Notification(host_time(k * PER_PACKET), packet(k, k * PER_PACKET)) for k in range(100)]
+    items: list[Item] = [configured()]
+    items += [note(k, k * PER_PACKET) for k in range(100)]
     batches, events = run(assembler, items)
     assert events == []
     assert assembler.stats.samples == 1900 and assembler.stats.lost == 0
@@ -70,13 +82,13 @@ def test_contiguous_packets_give_every_sample_once_in_si_units() -> None:
 def test_dropped_notifications_are_counted_exactly() -> None:
     assembler = StreamAssembler()
     dropped = {5, 6, 40, 77}
-    items: list[Notification | LinkEvent] = [configured()]
+    items: list[Item] = [configured()]
     items += [
         Notification(host_time(k * PER_PACKET), packet(k, k * PER_PACKET))
         for k in range(100)
         if k not in dropped
     ]
-    batches, events = run(assembler, items)
+    _, events = run(assembler, items)
     gaps = [e for e in events if isinstance(e, StreamGap)]
     assert [g.lost_samples for g in gaps] == [2 * PER_PACKET, PER_PACKET, PER_PACKET]
     assert all(g.reason is GapReason.DROPPED for g in gaps)
@@ -86,7 +98,7 @@ def test_dropped_notifications_are_counted_exactly() -> None:
 
 def test_duplicates_and_overlaps_are_never_emitted_twice() -> None:
     assembler = StreamAssembler()
-    items: list[Notification | LinkEvent] = [configured()]
+    items: list[Item] = [configured()]
     for k in range(20):
         note = Notification(host_time(k * PER_PACKET), packet(k, k * PER_PACKET))
         items.append(note)
@@ -104,7 +116,7 @@ def test_duplicates_and_overlaps_are_never_emitted_twice() -> None:
 def test_timestamp_wraps_without_a_gap() -> None:
     assembler = StreamAssembler()
     start = (1 << 32) // (1_000_000 // RATE) - 5 * PER_PACKET  # five packets before the wrap
-    items: list[Notification | LinkEvent] = [configured()]
+    items: list[Item] = [configured()]
     items += [
         Notification(host_time(k * PER_PACKET), packet(k, k * PER_PACKET, start_index=start))
         for k in range(10)
@@ -118,12 +130,15 @@ def test_timestamp_wraps_without_a_gap() -> None:
 def test_disconnect_longer_than_a_wrap_is_placed_by_host_time() -> None:
     assembler = StreamAssembler()
     gap_samples = 80 * 60 * RATE  # 80 minutes: more than the 71.6-minute wrap
-    items: list[Notification | LinkEvent] = [configured()]
+    items: list[Item] = [configured()]
     items += [Notification(host_time(k * PER_PACKET), packet(k, k * PER_PACKET)) for k in range(5)]
     items.append(LinkEvent(host_time(5 * PER_PACKET), LinkEventKind.DISCONNECTED))
     items.append(configured(host_time(gap_samples)))
     first = 5 * PER_PACKET + gap_samples
-    items += [Notification(host_time(first + k * PER_PACKET), packet(5 + k, first + k * PER_PACKET)) for k in range(3)]
+    items += [
+        Notification(host_time(first + k * PER_PACKET), packet(5 + k, first + k * PER_PACKET))
+        for k in range(3)
+    ]
     batches, events = run(assembler, items)
     gaps = [e for e in events if isinstance(e, StreamGap)]
     assert len(gaps) == 1
@@ -135,10 +150,14 @@ def test_disconnect_longer_than_a_wrap_is_placed_by_host_time() -> None:
 
 def test_a_sensor_reboot_starts_a_new_timeline_with_monotonic_indexes() -> None:
     assembler = StreamAssembler()
-    items: list[Notification | LinkEvent] = [configured()]
+    items: list[Item] = [configured()]
     late = 3_000_000  # the sensor had been up for 4 hours
-    items += [Notification(host_time(k * PER_PACKET), packet(k, late + k * PER_PACKET)) for k in range(5)]
-    items += [Notification(host_time((5 + k) * PER_PACKET), packet(k, k * PER_PACKET)) for k in range(5)]
+    items += [
+        Notification(host_time(k * PER_PACKET), packet(k, late + k * PER_PACKET)) for k in range(5)
+    ]
+    items += [
+        Notification(host_time((5 + k) * PER_PACKET), packet(k, k * PER_PACKET)) for k in range(5)
+    ]
     batches, events = run(assembler, items)
     assert [e.reason for e in events if isinstance(e, StreamGap)] == [GapReason.CLOCK_JUMP]
     firsts = [b.first_index for b in batches]
@@ -147,7 +166,7 @@ def test_a_sensor_reboot_starts_a_new_timeline_with_monotonic_indexes() -> None:
 
 def test_malformed_packets_are_reported_and_the_stream_goes_on() -> None:
     assembler = StreamAssembler()
-    items: list[Notification | LinkEvent] = [
+    items: list[Item] = [
         Notification(0.0, packet(0, 0)),  # before the configuration
         configured(),
         Notification(host_time(0), packet(0, 0)),
@@ -164,13 +183,17 @@ def test_malformed_packets_are_reported_and_the_stream_goes_on() -> None:
 def test_sensor_clock_is_mapped_to_host_time_with_drift(drift_ppm: float) -> None:
     rng = random.Random(4)
     assembler = StreamAssembler()
-    items: list[Notification | LinkEvent] = [configured()]
+    items: list[Item] = [configured()]
     packets = 20 * 60 * RATE // PER_PACKET  # 20 minutes
     base = 1_700_000_000.0
     for k in range(packets):
         last_sample = (k * PER_PACKET + PER_PACKET - 1) / RATE
         latency = 0.0075 + rng.expovariate(1 / 0.015)  # connection interval + queueing
-        items.append(Notification(base + last_sample * (1 + drift_ppm * 1e-6) + latency, packet(k, k * PER_PACKET)))
+        items.append(
+            Notification(
+                base + last_sample * (1 + drift_ppm * 1e-6) + latency, packet(k, k * PER_PACKET)
+            )
+        )
     batches, _ = run(assembler, items)
     assert assembler.clock.drift_ppm == pytest.approx(drift_ppm, abs=5.0)
     tail = batches[-1]

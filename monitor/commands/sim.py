@@ -1,0 +1,47 @@
+"""``tiltmon sim``: a simulated sensor in its own process, reachable over loopback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from firmware_sim.scenarios import scenario_names
+
+from firmware_sim.peripheral import Faults, simulated_sensor_on_link
+from firmware_sim.radio import serve_link
+
+
+async def run_sim(args: argparse.Namespace) -> int:
+    if args.list:
+        for name in scenario_names():
+            print(name)
+        return 0
+    faults = Faults(
+        drop_fraction=args.sim_drop,
+        disconnect_every_s=args.sim_disconnect_every,
+        stall_after_s=args.sim_stall_after,
+        battery_percent=args.sim_battery,
+    )
+    async with serve_link("127.0.0.1", args.port) as served:
+        peripheral = simulated_sensor_on_link(
+            served.link, args.scenario, seed=args.seed, faults=faults
+        )
+        await peripheral.start()
+        print(
+            f"simulated sensor {peripheral.device.name!r} ({args.scenario}, seed {args.seed})"
+            f" on {served.transport_spec}\n"
+            f"connect with:  tiltmon stream --radio {served.transport_spec}\n"
+            f"          or:  TILTMON_RADIO={served.transport_spec} tiltmon stream",
+            flush=True,
+        )
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await peripheral.stop()
+            c = peripheral.counters
+            print(
+                f"firmware: {c.connections} connections, {c.samples_sent} samples sent,"
+                f" {c.samples_dropped} dropped, {c.disconnects_caused} disconnects caused",
+                flush=True,
+            )
+    return 0

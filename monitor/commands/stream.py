@@ -1,0 +1,140 @@
+"""``tiltmon stream`` and ``tiltmon scan``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import sys
+from typing import TextIO
+
+import numpy as np
+
+from monitor.live import LiveStream, stream_for
+from monitor.stream import MalformedPacket, SampleBatch, StreamEvent, StreamGap
+from monitor.transport import Transport, open_transport
+from monitor.transport.ble import StreamSettings, scan
+from monitor.transport.items import LinkEvent, LinkEventKind
+
+
+def transport_from_args(args: argparse.Namespace) -> Transport:
+    """The transport the sensor options name: the simulator, or a BLE sensor."""
+    settings = StreamSettings(rate_hz=args.rate)
+    if args.sim is not None:
+        from firmware_sim.peripheral import Faults
+
+        faults = Faults(
+            drop_fraction=args.sim_drop,
+            disconnect_every_s=args.sim_disconnect_every,
+            stall_after_s=args.sim_stall_after,
+            battery_percent=args.sim_battery,
+        )
+        return open_transport(f"sim:{args.sim}", seed=args.seed, faults=faults, settings=settings)
+    target = f"ble:{args.sensor}" if args.sensor else "ble"
+    return open_transport(target, settings=settings, radio=args.radio)
+
+
+class StatusLine:
+    """A readable once-a-second view of the stream for a terminal (or a log, when piped)."""
+
+    def __init__(self, live: LiveStream, out: TextIO) -> None:
+        self.live = live
+        self.out = out
+        self.tty = out.isatty()
+        self.last_acc = np.zeros(3)
+        self.last_gyr_dps = 0.0
+
+    def on_batch(self, batch: SampleBatch) -> None:
+        self.last_acc = batch.acc.mean(axis=0)
+        if batch.gyr is not None:
+            self.last_gyr_dps = math.degrees(float(np.linalg.norm(batch.gyr.mean(axis=0))))
+
+    def on_event(self, event: StreamEvent | LinkEvent) -> None:
+        if isinstance(event, StreamGap):
+            self._say(f"gap: {event.lost_samples} samples lost ({event.reason.value})")
+        elif isinstance(event, MalformedPacket):
+            self._say(f"malformed packet dropped: {event.error}")
+        elif event.kind not in (LinkEventKind.BATTERY, LinkEventKind.DEVICE_INFO):
+            detail = f" ({event.detail})" if event.detail else ""
+            self._say(f"{event.kind.value}{detail}")
+
+    def _say(self, text: str) -> None:
+        if self.tty:
+            self.out.write("\r\x1b[2K")
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def render(self) -> str:
+        stats = self.live.assembler.stats
+        link = self.live.link
+        ax, ay, az = self.last_acc
+        # Inclination of the sensor's z axis from vertical: a quick sign of life, not tilt.
+        norm = float(np.linalg.norm(self.last_acc)) or 1.0
+        incline = math.degrees(math.acos(max(-1.0, min(1.0, az / norm))))
+        battery = f"{link.battery_percent}%" if link.battery_percent is not None else "?"
+        return (
+            f"{link.device_name or 'sensor'} {'streaming' if link.streaming else 'waiting'}"
+            f" | {stats.samples} samples, {stats.lost} lost, {stats.duplicates} dup,"
+            f" {stats.reconnects} reconnects | battery {battery}"
+            f" | acc ({ax:+.2f}, {ay:+.2f}, {az:+.2f}) m/s², z {incline:.0f}° from up,"
+            f" turn {self.last_gyr_dps:.1f} °/s"
+        )
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            line = self.render()
+            if self.tty:
+                self.out.write("\r\x1b[2K" + line)
+            else:
+                self.out.write(line + "\n")
+            self.out.flush()
+
+
+async def run_stream(args: argparse.Namespace) -> int:
+    live = LiveStream()
+    status = None if args.json else StatusLine(live, sys.stdout)
+    printer = asyncio.create_task(status.run()) if status is not None else None
+    seconds = args.seconds if args.seconds is not None else math.inf
+    transport = transport_from_args(args)
+    try:
+        async with transport:
+            await stream_for(
+                transport,
+                seconds,
+                live=live,
+                on_batch=status.on_batch if status else None,
+                on_event=status.on_event if status else None,
+            )
+    finally:
+        if printer is not None:
+            printer.cancel()
+        summary = live.summary(overflowed=transport.overflowed)
+        if args.json:
+            print(json.dumps(summary.as_dict()))
+        else:
+            print(
+                f"\n{summary.samples} samples at {summary.rate_hz} Hz over"
+                f" {summary.sensor_seconds:.1f} s; lost {summary.lost},"
+                f" duplicates {summary.duplicates}, reconnects {summary.reconnects}"
+            )
+    return 0
+
+
+async def run_scan(args: argparse.Namespace) -> int:
+    if args.radio:
+        from firmware_sim.radio import VirtualRadio
+
+        async with VirtualRadio(transport=args.radio) as radio:
+            sensors = await scan(args.seconds, backend=radio.scanner_backend)
+    else:
+        sensors = await scan(args.seconds)
+    if args.json:
+        print(json.dumps([{"name": s.name, "address": s.address, "rssi": s.rssi} for s in sensors]))
+    elif not sensors:
+        print("no tiltmon sensors found")
+    else:
+        for sensor in sensors:
+            print(f"{sensor.address}  {sensor.rssi:4d} dBm  {sensor.name}")
+    return 0 if sensors else 1

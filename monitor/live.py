@@ -1,0 +1,153 @@
+"""Stream from any transport for a while and account for every sample.
+
+This is the headless core of ``tiltmon stream``: transport items go through the stream
+assembler; the caller gets each batch and event as it happens, and a summary at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from monitor.stream import SampleBatch, StreamAssembler, StreamEvent
+from monitor.transport import Transport
+from monitor.transport.items import LinkEvent, LinkEventKind
+
+
+@dataclass(slots=True)
+class LinkState:
+    """What the wearer's screen says about the link."""
+
+    connected: bool = False
+    streaming: bool = False
+    device_name: str = ""
+    address: str = ""
+    battery_percent: int | None = None
+    rate_hz: int | None = None
+    last_event: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSummary:
+    samples: int
+    lost: int
+    duplicates: int
+    malformed: int
+    reconnects: int
+    gaps: int
+    saturated: int
+    overflowed: int
+    rate_hz: float  # delivered samples per second of host time, measured
+    sensor_seconds: float  # sensor time covered, first to last sample
+    drift_ppm: float
+    battery_percent: int | None
+    device: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class LiveStream:
+    """Feed transport items through the assembler, keeping link state and rate figures."""
+
+    assembler: StreamAssembler = field(default_factory=StreamAssembler)
+    link: LinkState = field(default_factory=LinkState)
+    first_host_time: float | None = None
+    last_host_time: float | None = None
+    first_sensor_time: float | None = None
+    last_sensor_time: float | None = None
+    samples_after_first: int = 0
+
+    def feed_link_event(self, event: LinkEvent) -> None:
+        kind = event.kind
+        self.link.last_event = f"{kind.value}: {event.detail}" if event.detail else kind.value
+        if kind is LinkEventKind.CONNECTED:
+            self.link.connected = True
+        elif kind is LinkEventKind.CONFIGURED and event.config is not None:
+            self.link.streaming = True
+            self.link.rate_hz = event.config.rate_hz
+        elif kind in (LinkEventKind.DISCONNECTED, LinkEventKind.RECONNECTING):
+            self.link.connected = self.link.streaming = False
+        elif kind is LinkEventKind.BATTERY:
+            self.link.battery_percent = event.battery_percent
+        elif kind is LinkEventKind.DEVICE_INFO and event.device_info is not None:
+            self.link.device_name = event.device_info.name
+            self.link.address = event.device_info.address
+
+    def note_batch(self, batch: SampleBatch) -> None:
+        if self.first_host_time is None:
+            self.first_host_time = float(batch.host_time[0])
+            self.first_sensor_time = float(batch.sensor_time[0])
+            self.samples_after_first = len(batch) - 1
+        else:
+            self.samples_after_first += len(batch)
+        self.last_host_time = float(batch.host_time[-1])
+        self.last_sensor_time = float(batch.sensor_time[-1])
+
+    def summary(self, overflowed: int = 0) -> StreamSummary:
+        stats = self.assembler.stats
+        span = (
+            self.last_host_time - self.first_host_time
+            if self.first_host_time is not None and self.last_host_time is not None
+            else 0.0
+        )
+        sensor_span = (
+            self.last_sensor_time - self.first_sensor_time
+            if self.first_sensor_time is not None and self.last_sensor_time is not None
+            else 0.0
+        )
+        return StreamSummary(
+            samples=stats.samples,
+            lost=stats.lost,
+            duplicates=stats.duplicates,
+            malformed=stats.malformed,
+            reconnects=stats.reconnects,
+            gaps=stats.gaps,
+            saturated=stats.saturated,
+            overflowed=overflowed,
+            rate_hz=round(self.samples_after_first / span, 2) if span > 0 else 0.0,
+            sensor_seconds=round(sensor_span, 3),
+            drift_ppm=round(self.assembler.clock.drift_ppm, 1),
+            battery_percent=self.link.battery_percent,
+            device=self.link.device_name,
+        )
+
+
+async def stream_for(
+    transport: Transport,
+    seconds: float,
+    *,
+    live: LiveStream | None = None,
+    on_batch: Callable[[SampleBatch], None] | None = None,
+    on_event: Callable[[StreamEvent | LinkEvent], None] | None = None,
+) -> LiveStream:
+    """Stream until ``seconds`` have passed since streaming first started.
+
+    Time spent finding and connecting to the sensor does not count. Returns the live state,
+    whose :meth:`LiveStream.summary` accounts for every sample.
+    """
+    live = live or LiveStream()
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(None) as deadline:
+            async for item in transport:
+                if isinstance(item, LinkEvent):
+                    live.feed_link_event(item)
+                    if item.kind is LinkEventKind.CONFIGURED and deadline.when() is None:
+                        deadline.reschedule(loop.time() + seconds)
+                    if on_event is not None:
+                        on_event(item)
+                batch, events = live.assembler.feed(item)
+                if on_event is not None:
+                    for event in events:
+                        on_event(event)
+                if batch is not None:
+                    live.note_batch(batch)
+                    if on_batch is not None:
+                        on_batch(batch)
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+    return live

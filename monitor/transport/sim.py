@@ -1,0 +1,78 @@
+"""``sim:SCENARIO``: the simulated sensor, reached through the real BLE client.
+
+The firmware simulator runs as a bumble GATT peripheral on an in-process virtual link; the
+client is the unchanged :class:`~monitor.transport.ble.BleTransport` on a virtual radio on the
+same link. Nothing is mocked: every byte crosses bumble's HCI, L2CAP, ATT and GATT layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Self
+
+from bumble.link import LocalLink
+
+from firmware_sim.peripheral import Faults, SimulatedPeripheral, simulated_sensor_on_link
+from firmware_sim.radio import VirtualRadio
+from monitor.transport.ble import BleTransport, ReconnectPolicy, StreamSettings
+from monitor.transport.items import TransportItem
+
+
+class SimulatedSensorTransport:
+    def __init__(
+        self,
+        scenario: str = "desk_short",
+        *,
+        seed: int = 0,
+        faults: Faults = Faults(),
+        settings: StreamSettings = StreamSettings(),
+        policy: ReconnectPolicy = ReconnectPolicy(),
+    ) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self.faults = faults
+        self.settings = settings
+        self.policy = policy
+        self.peripheral: SimulatedPeripheral | None = None
+        self._radio: VirtualRadio | None = None
+        self._ble: BleTransport | None = None
+
+    async def __aenter__(self) -> Self:
+        link = LocalLink()
+        self.peripheral = simulated_sensor_on_link(
+            link, self.scenario, seed=self.seed, faults=self.faults
+        )
+        await self.peripheral.start()
+        self._radio = VirtualRadio(link=link)
+        await self._radio.open()
+        self._ble = BleTransport(
+            None,
+            settings=self.settings,
+            policy=self.policy,
+            scanner_backend=self._radio.scanner_backend,
+            client_backend=self._radio.client_backend,
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._ble is not None:
+            await self._ble.__aexit__(exc_type, exc, tb)
+        if self.peripheral is not None:
+            await self.peripheral.stop()
+        if self._radio is not None:
+            await self._radio.close()
+
+    @property
+    def overflowed(self) -> int:
+        return self._ble.overflowed if self._ble is not None else 0
+
+    def __aiter__(self) -> AsyncIterator[TransportItem]:
+        if self._ble is None:
+            raise RuntimeError("use `async with` before iterating a transport")
+        return aiter(self._ble)
