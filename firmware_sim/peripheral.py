@@ -50,6 +50,7 @@ class Faults:
     """Trouble the firmware causes on purpose."""
 
     drop_fraction: float = 0.0  # share of notifications never sent (seq still advances)
+    corrupt_fraction: float = 0.0  # share of notifications sent cut short (a garbled packet)
     disconnect_every_s: float | None = None  # firmware drops the link after this long connected
     stall_after_s: float | None = None  # stop sending (link stays up) after this long streaming
     battery_percent: int = 87
@@ -58,6 +59,8 @@ class Faults:
     def __post_init__(self) -> None:
         if not 0.0 <= self.drop_fraction < 1.0:
             raise ValueError("drop_fraction must be in [0, 1)")
+        if not 0.0 <= self.corrupt_fraction < 1.0:
+            raise ValueError("corrupt_fraction must be in [0, 1)")
         if self.disconnect_every_s is not None and self.disconnect_every_s <= 0:
             raise ValueError("disconnect_every_s must be positive")
         if not 0 <= self.battery_percent <= 100:
@@ -83,6 +86,8 @@ class FirmwareCounters:
     samples_sent: int = 0
     packets_dropped: int = 0
     samples_dropped: int = 0
+    packets_corrupted: int = 0
+    samples_corrupted: int = 0
     samples_stalled: int = 0
     disconnects_caused: int = 0
     connections: int = 0
@@ -393,6 +398,10 @@ class SimulatedPeripheral:
                 self.counters.packets_dropped += 1
                 self.counters.samples_dropped += per_packet
                 continue
+            if self.faults.corrupt_fraction and self._rng.random() < self.faults.corrupt_fraction:
+                self.counters.packets_corrupted += 1
+                self.counters.samples_corrupted += per_packet
+                packet = packet[: len(packet) - 5]  # a length that matches no sample count
             await self.device.notify_subscriber(connection, self.imu_data, packet)
             self.counters.packets_sent += 1
             self.counters.samples_sent += per_packet

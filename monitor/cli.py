@@ -44,31 +44,39 @@ def _add_sensor_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--rate", type=int, default=100, choices=(25, 50, 100, 200), help="Hz")
     parser.add_argument("--seed", type=int, default=0, help="simulated sensor's seed")
-    parser.add_argument(
+    _add_fault_options(parser)
+
+
+def _add_fault_options(parser: argparse.ArgumentParser) -> None:
+    faults = parser.add_argument_group("faults injected in the simulated firmware")
+    faults.add_argument(
         "--sim-drop",
         type=_fraction,
         default=0.0,
         metavar="FRACTION",
-        help="simulated firmware drops this share of notifications",
+        help="drop this share of notifications",
     )
-    parser.add_argument(
+    faults.add_argument(
+        "--sim-corrupt",
+        type=_fraction,
+        default=0.0,
+        metavar="FRACTION",
+        help="send this share of notifications malformed",
+    )
+    faults.add_argument(
         "--sim-disconnect-every",
         type=_positive_float,
         metavar="SECONDS",
-        help="simulated firmware drops the link after this long connected",
+        help="drop the link after this long connected",
     )
-    parser.add_argument(
+    faults.add_argument(
         "--sim-stall-after",
         type=_positive_float,
         metavar="SECONDS",
-        help="simulated firmware stops sending (link up) after this long streaming",
+        help="stop sending (link up) after this long streaming",
     )
-    parser.add_argument(
-        "--sim-battery",
-        type=int,
-        default=87,
-        metavar="PERCENT",
-        help="simulated battery level at start",
+    faults.add_argument(
+        "--sim-battery", type=int, default=87, metavar="PERCENT", help="battery level at start"
     )
 
 
@@ -98,10 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--list", action="store_true", help="list the scenarios and exit")
     sim.add_argument("--port", type=int, default=0, help="loopback TCP port (default: any free)")
     sim.add_argument("--seed", type=int, default=0)
-    sim.add_argument("--sim-drop", type=_fraction, default=0.0, metavar="FRACTION")
-    sim.add_argument("--sim-disconnect-every", type=_positive_float, metavar="SECONDS")
-    sim.add_argument("--sim-stall-after", type=_positive_float, metavar="SECONDS")
-    sim.add_argument("--sim-battery", type=int, default=87, metavar="PERCENT")
+    _add_fault_options(sim)
     return parser
 
 

@@ -5,10 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from firmware_sim.scenarios import scenario_names
-
 from firmware_sim.peripheral import Faults, simulated_sensor_on_link
 from firmware_sim.radio import serve_link
+from firmware_sim.scenarios import scenario_names
+
+
+def faults_from_args(args: argparse.Namespace) -> Faults:
+    return Faults(
+        drop_fraction=args.sim_drop,
+        corrupt_fraction=args.sim_corrupt,
+        disconnect_every_s=args.sim_disconnect_every,
+        stall_after_s=args.sim_stall_after,
+        battery_percent=args.sim_battery,
+    )
 
 
 async def run_sim(args: argparse.Namespace) -> int:
@@ -16,12 +25,7 @@ async def run_sim(args: argparse.Namespace) -> int:
         for name in scenario_names():
             print(name)
         return 0
-    faults = Faults(
-        drop_fraction=args.sim_drop,
-        disconnect_every_s=args.sim_disconnect_every,
-        stall_after_s=args.sim_stall_after,
-        battery_percent=args.sim_battery,
-    )
+    faults = faults_from_args(args)
     async with serve_link("127.0.0.1", args.port) as served:
         peripheral = simulated_sensor_on_link(
             served.link, args.scenario, seed=args.seed, faults=faults

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import sys
 from typing import TextIO
 
@@ -14,7 +15,7 @@ import numpy as np
 from monitor.live import LiveStream, stream_for
 from monitor.stream import MalformedPacket, SampleBatch, StreamEvent, StreamGap
 from monitor.transport import Transport, open_transport
-from monitor.transport.ble import StreamSettings, scan
+from monitor.transport.ble import RADIO_ENV_VAR, StreamSettings, scan
 from monitor.transport.items import LinkEvent, LinkEventKind
 
 
@@ -22,15 +23,11 @@ def transport_from_args(args: argparse.Namespace) -> Transport:
     """The transport the sensor options name: the simulator, or a BLE sensor."""
     settings = StreamSettings(rate_hz=args.rate)
     if args.sim is not None:
-        from firmware_sim.peripheral import Faults
+        from monitor.commands.sim import faults_from_args
 
-        faults = Faults(
-            drop_fraction=args.sim_drop,
-            disconnect_every_s=args.sim_disconnect_every,
-            stall_after_s=args.sim_stall_after,
-            battery_percent=args.sim_battery,
+        return open_transport(
+            f"sim:{args.sim}", seed=args.seed, faults=faults_from_args(args), settings=settings
         )
-        return open_transport(f"sim:{args.sim}", seed=args.seed, faults=faults, settings=settings)
     target = f"ble:{args.sensor}" if args.sensor else "ble"
     return open_transport(target, settings=settings, radio=args.radio)
 
@@ -123,10 +120,11 @@ async def run_stream(args: argparse.Namespace) -> int:
 
 
 async def run_scan(args: argparse.Namespace) -> int:
-    if args.radio:
+    radio_spec = args.radio or os.environ.get(RADIO_ENV_VAR)
+    if radio_spec:
         from firmware_sim.radio import VirtualRadio
 
-        async with VirtualRadio(transport=args.radio) as radio:
+        async with VirtualRadio(transport=radio_spec) as radio:
             sensors = await scan(args.seconds, backend=radio.scanner_backend)
     else:
         sensors = await scan(args.seconds)

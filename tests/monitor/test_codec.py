@@ -42,7 +42,7 @@ def test_decoder_round_trips_the_encoder(
     else:
         assert packet.gyr_counts is not None
         np.testing.assert_array_equal(packet.gyr_counts, gyr)
-        assert packet.gyr_saturated == bool(np.any(np.abs(gyr.astype(int)) >= 32767))
+        assert packet.gyr_saturated == bool(np.any((gyr == 32767) | (gyr == -32768)))
     assert packet.acc_saturated == bool(np.any((acc == 32767) | (acc == -32768)))
 
 
