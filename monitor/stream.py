@@ -159,11 +159,15 @@ class StreamAssembler:
         )
         acc_counts = packet.acc_counts[skip:]
         gyr_counts = packet.gyr_counts[skip:] if packet.gyr_counts is not None else None
-        saturated = _saturated(acc_counts)
-        if gyr_counts is not None:
+        # The header flags say whether any sample sits at a range limit: look only then.
+        saturated = np.zeros(kept, dtype=bool)
+        if packet.acc_saturated:
+            saturated |= _saturated(acc_counts)
+        if packet.gyr_saturated and gyr_counts is not None:
             saturated |= _saturated(gyr_counts)
+        if packet.acc_saturated or packet.gyr_saturated:
+            self.stats.saturated += int(saturated.sum())
         self.stats.samples += kept
-        self.stats.saturated += int(saturated.sum())
         batch = SampleBatch(
             first_index=self._index_of(start_us),
             sensor_time=sensor_time,

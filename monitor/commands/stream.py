@@ -7,6 +7,7 @@ import asyncio
 import json
 import math
 import os
+import shutil
 import sys
 from typing import TextIO
 
@@ -65,18 +66,18 @@ class StatusLine:
     def render(self) -> str:
         stats = self.live.assembler.stats
         link = self.live.link
-        ax, ay, az = self.last_acc
-        # Inclination of the sensor's z axis from vertical: a quick sign of life, not tilt.
+        # Inclination of the sensor's z axis from vertical: a sign of life, not pelvic tilt.
         norm = float(np.linalg.norm(self.last_acc)) or 1.0
-        incline = math.degrees(math.acos(max(-1.0, min(1.0, az / norm))))
+        incline = math.degrees(math.acos(max(-1.0, min(1.0, float(self.last_acc[2]) / norm))))
         battery = f"{link.battery_percent}%" if link.battery_percent is not None else "?"
-        return (
-            f"{link.device_name or 'sensor'} {'streaming' if link.streaming else 'waiting'}"
-            f" | {stats.samples} samples, {stats.lost} lost, {stats.duplicates} dup,"
-            f" {stats.reconnects} reconnects | battery {battery}"
-            f" | acc ({ax:+.2f}, {ay:+.2f}, {az:+.2f}) m/s², z {incline:.0f}° from up,"
-            f" turn {self.last_gyr_dps:.1f} °/s"
+        state = f"{link.rate_hz} Hz" if link.streaming else "waiting"
+        line = (
+            f"{link.device_name or 'sensor'} {state} · {stats.samples} samples"
+            f" · lost {stats.lost} · dup {stats.duplicates} · reconnects {stats.reconnects}"
+            f" · battery {battery} · z {incline:.0f}° from up · turning {self.last_gyr_dps:.1f} °/s"
         )
+        width = shutil.get_terminal_size((100, 24)).columns - 1
+        return line if not self.tty or len(line) <= width else line[: width - 1] + "…"
 
     async def run(self) -> None:
         while True:

@@ -200,3 +200,16 @@ def test_sensor_clock_is_mapped_to_host_time_with_drift(drift_ppm: float) -> Non
     true_host = base + tail.sensor_time * (1 + drift_ppm * 1e-6)
     # Within a few ms of the instant the sample was taken, after the best-case latency.
     assert np.max(np.abs(tail.host_time - true_host - 0.0075)) < 0.004
+
+
+def test_saturated_samples_are_flagged() -> None:
+    acc = np.zeros((PER_PACKET, 3), dtype=np.int16)
+    acc[:, 2] = 4096
+    gyr = np.zeros((PER_PACKET, 3), dtype=np.int16)
+    acc[3, 0] = 32767
+    gyr[7, 1] = -32768
+    payload = fw.encode_imu_packet(0, 0, acc, gyr)
+    assembler = StreamAssembler()
+    batches, _ = run(assembler, [configured(), Notification(host_time(0), payload)])
+    assert np.flatnonzero(batches[0].saturated).tolist() == [3, 7]
+    assert assembler.stats.saturated == 2
