@@ -42,7 +42,7 @@ class CsvColumns:
                 "--columns takes 4 or 7 comma-separated names (t,ax,ay,az[,gx,gy,gz]),"
                 f" not {spec!r}"
             )
-        gyr = (names[4], names[5], names[6]) if len(names) == 7 else cls.gyr
+        gyr = (names[4], names[5], names[6]) if len(names) == 7 else cls().gyr
         return cls(names[0], (names[1], names[2], names[3]), gyr)
 
 
