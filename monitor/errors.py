@@ -21,3 +21,29 @@ class SensorNotFoundError(SensorError):
 
 class ConnectionLostError(SensorError):
     """The link went down and could not be brought back."""
+
+
+class ConfigError(MonitorError, ValueError):
+    """A setting, the config file or the exercises file is invalid.
+
+    `path`, `line` and `key` say where, when known, so the wearer can fix the file by hand.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+        self.key = key
+        where = ""
+        if path is not None:
+            where = path if line is None else f"{path}:{line}"
+            where += ": "
+        what = f"{key}: " if key is not None else ""
+        super().__init__(f"{where}{what}{message}")

@@ -1,0 +1,1 @@
+"""Package data: the built-in exercises file (read with importlib.resources)."""
