@@ -81,6 +81,7 @@ class StreamAssembler:
     _next_us: int | None = None  # unwrapped sensor time of the next sample expected
     _origin_us: int = 0  # unwrapped time of sample 0
     _last_received_at: float | None = None
+    _last_host_time: float = -np.inf
     _link_dropped: bool = False
     _connected_once: bool = False
 
@@ -171,7 +172,7 @@ class StreamAssembler:
         batch = SampleBatch(
             first_index=self._index_of(start_us),
             sensor_time=sensor_time,
-            host_time=self.clock.to_host(sensor_time),
+            host_time=self._monotonic(self.clock.to_host(sensor_time)),
             acc=acc_counts.astype(np.float64) * config.acc_scale,
             gyr=gyr_counts.astype(np.float64) * config.gyr_scale
             if gyr_counts is not None
@@ -179,6 +180,18 @@ class StreamAssembler:
             saturated=saturated,
         )
         return batch, events
+
+    def _monotonic(self, host_time: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Host times never step back, even when a refit of the clock mapping would say so.
+
+        Downstream state machines need time to move forward; a refit moves the mapping by
+        milliseconds at most, so holding samples a microsecond apart until it catches up is
+        invisible to them.
+        """
+        floor = self._last_host_time + 1e-6 * np.arange(1, len(host_time) + 1)
+        host_time = np.maximum(host_time, floor)
+        self._last_host_time = float(host_time[-1])
+        return host_time
 
     def _unwrap(self, timestamp_us: int, received_at: float) -> tuple[int, bool]:
         """Place a wrapping uint32 timestamp on the unwrapped timeline; say if the clock jumped.

@@ -213,3 +213,15 @@ def test_saturated_samples_are_flagged() -> None:
     batches, _ = run(assembler, [configured(), Notification(host_time(0), payload)])
     assert np.flatnonzero(batches[0].saturated).tolist() == [3, 7]
     assert assembler.stats.saturated == 2
+
+
+def test_host_times_never_step_back_when_the_clock_mapping_is_refitted() -> None:
+    rng = random.Random(9)
+    assembler = StreamAssembler()
+    items: list[Item] = [configured()]
+    for k in range(3000):
+        latency = 0.004 + rng.expovariate(1 / 0.05)  # heavy jitter: many refits
+        items.append(Notification(host_time(k * PER_PACKET, latency), packet(k, k * PER_PACKET)))
+    batches, _ = run(assembler, items)
+    host = np.concatenate([b.host_time for b in batches])
+    assert np.all(np.diff(host) > 0)
