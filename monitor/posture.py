@@ -1,0 +1,808 @@
+"""Posture and sitting detection: pelvis-frame IMU samples in, per-second activity out.
+
+Each 1 s frame is sitting, standing, walking, lying or unknown; transitions (stand-to-sit,
+sit-to-stand, to and from lying) are events; sitting bouts end only with a real break (upright for
+``break_s``); tilt zones have hysteresis and a sustained-tilt timer. The method (docs/posture.md):
+
+- **lying**: inclination of the pelvis (angle between pelvis up and earth up) above ``lying_deg``,
+  left again below ``lying_exit_deg``;
+- **walking**: the vertical acceleration over the last ``walk_window_s`` has a standard deviation
+  of at least ``walk_std`` and at least ``walk_band_frac`` of its variance at step frequencies
+  (``walk_band_hz``); walking means upright, so the upright state becomes standing;
+- **sitting vs standing**: a still, upright frame keeps the current state (hysteresis). The state
+  changes only at the end of a *movement burst* that looks like a postural transition (at least
+  ``transition_rot_deg`` of rotation about horizontal axes: the pitch of a sit-down or stand-up),
+  when the pelvis moved down/up by ``height_change_m`` or the new still orientation is away
+  from / back at the wearer's standing prototype (``stand_match_deg``).
+
+Pure: numpy only, no I/O; time is the samples' own. :class:`PostureClassifier` streams batches
+(any sizes); :func:`classify` runs whole arrays through the same code, so both give identical
+results.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.activity import ActivitySnapshot, Posture, TiltZone, Transition, TransitionKind
+from monitor.errors import MonitorError
+
+FloatArray = npt.NDArray[np.float64]
+
+G = 9.80665  # m/s², standard gravity
+
+
+class PostureConfigError(MonitorError, ValueError):
+    """A :class:`PostureConfig` field is out of range, or the samples are unusable."""
+
+
+@dataclass(frozen=True, slots=True)
+class PostureConfig:
+    """Settings of the posture state machine (defaults documented in docs/posture.md)."""
+
+    frame_s: float = 1.0  # decision period; one snapshot per frame
+    # lying: inclination of pelvis up from earth up, with hysteresis
+    lying_deg: float = 65.0
+    lying_exit_deg: float = 50.0
+    # walking: vertical acceleration over the last walk_window_s
+    walk_window_s: float = 2.0
+    walk_std: float = 1.2  # m/s², standard deviation of the vertical acceleration
+    walk_band_hz: tuple[float, float] = (0.6, 5.0)  # steps, strides and their harmonics
+    walk_band_frac: float = 0.3  # fraction of the variance in that band
+    # walking this long means upright (shorter runs may be a sit-down or stand-up)
+    walk_confirm_s: float = 3.0
+    # movement (a frame that is not still): horizontal gyro RMS or |acc| standard deviation
+    move_gyr: float = 0.12  # rad/s
+    move_acc: float = 0.35  # m/s²
+    # a burst is a postural transition if it rotated at least this much about horizontal axes
+    transition_rot_deg: float = 20.0
+    # upright-still posture with no learned prototype: sitting if inclined this much
+    sit_tilt_deg: float = 20.0
+    # standing = within this of the standing prototype (learned from still standing frames)
+    stand_match_deg: float = 5.0
+    # a sit-down / stand-up moves the pelvis ~0.4 m: a burst's height change beyond this decides
+    height_change_m: float = 0.2
+    # sitting → standing needs the orientation to move at least this much
+    min_change_deg: float = 3.0
+    prototype_alpha: float = 0.2  # EMA weight of each still frame in the posture prototypes
+    # sitting bouts: a break is upright (standing or walking) for at least break_s
+    break_s: float = 60.0
+    # tilt zones, degrees relative to the posture's baseline (0 standing, sitting baseline sitting)
+    anterior_deg: float = 8.0
+    posterior_deg: float = 8.0
+    lateral_deg: float = 5.0
+    zone_hysteresis_deg: float = 2.0  # leave a zone this much inside its threshold
+    sustained_s: float = 600.0  # a non-neutral zone held this long is sustained
+    # sitting baseline: habitual upright sitting sagittal, learned from the start of each bout
+    sitting_baseline_deg: float = -8.0
+    adapt_sitting_baseline: bool = True
+    baseline_window_s: float = 30.0  # the first seconds of a bout that set its baseline
+    baseline_alpha: float = 0.3  # weight of each bout in the running sitting baseline
+    baseline_limits_deg: tuple[float, float] = (-20.0, 5.0)
+
+    def __post_init__(self) -> None:
+        def bad(name: str, why: str) -> PostureConfigError:
+            return PostureConfigError(f"PostureConfig.{name} = {getattr(self, name)!r}: {why}")
+
+        for f in fields(self):
+            v = getattr(self, f.name)
+            vals = v if isinstance(v, tuple) else (v,)
+            for x in vals:
+                if isinstance(x, bool):
+                    continue
+                if not (isinstance(x, int | float) and math.isfinite(x)):
+                    raise bad(f.name, "must be a finite number")
+        positive = (
+            "frame_s",
+            "walk_window_s",
+            "walk_confirm_s",
+            "walk_std",
+            "move_gyr",
+            "move_acc",
+            "break_s",
+            "anterior_deg",
+            "posterior_deg",
+            "lateral_deg",
+            "sustained_s",
+            "transition_rot_deg",
+            "sit_tilt_deg",
+            "baseline_window_s",
+            "stand_match_deg",
+            "height_change_m",
+        )
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise bad(name, "must be > 0")
+        if not 0 < self.lying_exit_deg <= self.lying_deg < 90:
+            raise bad("lying_exit_deg", "need 0 < lying_exit_deg <= lying_deg < 90")
+        lo, hi = self.walk_band_hz
+        if not 0 <= lo < hi:
+            raise bad("walk_band_hz", "need 0 <= low < high")
+        for name in ("walk_band_frac", "prototype_alpha", "baseline_alpha"):
+            if not 0 < getattr(self, name) <= 1:
+                raise bad(name, "must be in (0, 1]")
+        if self.min_change_deg < 0:
+            raise bad("min_change_deg", "must be >= 0")
+        if self.walk_window_s < self.frame_s:
+            raise bad("walk_window_s", "must be at least frame_s")
+        smallest = min(self.anterior_deg, self.posterior_deg, self.lateral_deg)
+        if not 0 <= self.zone_hysteresis_deg < smallest:
+            raise bad("zone_hysteresis_deg", "must be >= 0 and below every zone threshold")
+        blo, bhi = self.baseline_limits_deg
+        if not blo <= self.sitting_baseline_deg <= bhi:
+            raise bad("sitting_baseline_deg", "must lie within baseline_limits_deg")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PelvisSamples:
+    """A batch of IMU samples in the pelvis frame (docs/conventions.md), with the tilt angles.
+
+    ``acc_P`` m/s² specific force, ``gyr_P`` rad/s, both already rotated by the mounting ``q_PS``;
+    ``sagittal_deg`` / ``frontal_deg`` from the orientation estimate (``monitor.fusion.tilt``).
+    ``t`` in seconds, strictly increasing across batches. Build one from sensor-frame data with
+    :meth:`from_sensor`.
+    """
+
+    t: FloatArray  # (n,)
+    acc_P: FloatArray  # noqa: N815  (n, 3)
+    gyr_P: FloatArray  # noqa: N815  (n, 3)
+    sagittal_deg: FloatArray  # (n,)
+    frontal_deg: FloatArray  # (n,)
+
+    def __post_init__(self) -> None:
+        n = np.shape(self.t)[0] if np.ndim(self.t) == 1 else -1
+        if n < 0:
+            raise PostureConfigError(f"t must be 1-D, got shape {np.shape(self.t)}")
+        for name in ("acc_P", "gyr_P"):
+            if np.shape(getattr(self, name)) != (n, 3):
+                got = np.shape(getattr(self, name))
+                raise PostureConfigError(f"{name} must have shape ({n}, 3), got {got}")
+        for name in ("sagittal_deg", "frontal_deg"):
+            if np.shape(getattr(self, name)) != (n,):
+                got = np.shape(getattr(self, name))
+                raise PostureConfigError(f"{name} must have shape ({n},), got {got}")
+
+    def __len__(self) -> int:
+        return int(np.shape(self.t)[0])
+
+    def slice(self, lo: int, hi: int) -> PelvisSamples:
+        return PelvisSamples(
+            self.t[lo:hi],
+            self.acc_P[lo:hi],
+            self.gyr_P[lo:hi],
+            self.sagittal_deg[lo:hi],
+            self.frontal_deg[lo:hi],
+        )
+
+    @classmethod
+    def from_sensor(
+        cls,
+        t: npt.ArrayLike,
+        acc_S: npt.ArrayLike,
+        gyr_S: npt.ArrayLike,
+        q_ES: npt.ArrayLike,
+        q_PS: npt.ArrayLike,
+    ) -> PelvisSamples:
+        """Rotate sensor-frame samples into the pelvis frame and add the tilt angles."""
+        from monitor.fusion import quat, tilt_deg  # numpy-only helpers
+
+        q_ps = quat.normalize(np.asarray(q_PS, dtype=np.float64))
+        sag, fro = tilt_deg(q_ES, q_ps)
+        return cls(
+            np.asarray(t, dtype=np.float64),
+            quat.rotate(q_ps, np.asarray(acc_S, dtype=np.float64)),
+            quat.rotate(q_ps, np.asarray(gyr_S, dtype=np.float64)),
+            np.asarray(sag, dtype=np.float64),
+            np.asarray(fro, dtype=np.float64),
+        )
+
+
+def up_from_tilt(sagittal_deg: npt.ArrayLike, frontal_deg: npt.ArrayLike) -> FloatArray:
+    """Earth up in the pelvis frame from the tilt angles (the inverse of ``tilt_from_up``)."""
+    s = np.radians(np.asarray(sagittal_deg, dtype=np.float64))
+    f = np.radians(np.asarray(frontal_deg, dtype=np.float64))
+    return np.stack([-np.sin(s), np.cos(s) * np.sin(f), np.cos(s) * np.cos(f)], axis=-1)
+
+
+def _angle_deg(u: FloatArray, v: FloatArray) -> float:
+    c = float(np.dot(u, v) / (np.linalg.norm(u) * np.linalg.norm(v)))
+    return math.degrees(math.acos(min(1.0, max(-1.0, c))))
+
+
+@dataclass(frozen=True, slots=True)
+class SittingBout:
+    """A sitting bout: from the first sitting frame to the start of the break that ended it."""
+
+    start: float
+    end: float  # for an open bout: the end of the last sitting frame so far
+
+    @property
+    def duration_s(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class PostureUpdate:
+    """What one :meth:`PostureClassifier.update` call produced."""
+
+    snapshots: tuple[ActivitySnapshot, ...]
+    transitions: tuple[Transition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PostureResult:
+    """A whole recording through :func:`classify`."""
+
+    snapshots: tuple[ActivitySnapshot, ...]
+    transitions: tuple[Transition, ...]
+    bouts: tuple[SittingBout, ...]
+    frame_s: float
+
+    def posture_at(self, t: npt.ArrayLike) -> list[Posture]:
+        """The posture of the frame holding each time (UNKNOWN outside the snapshots)."""
+        ends = np.array([s.t for s in self.snapshots])
+        tt = np.asarray(t, dtype=np.float64)
+        idx = np.searchsorted(ends, tt, side="right")  # snapshot t is the frame's end
+        out = []
+        for i, x in zip(idx.tolist(), tt.tolist(), strict=True):
+            ok = i < len(ends) and ends[i] - self.frame_s <= x
+            out.append(self.snapshots[i].posture if ok else Posture.UNKNOWN)
+        return out
+
+
+@dataclass(slots=True)
+class _Frame:
+    """Features of one frame (what the state machine needs, nothing per sample)."""
+
+    start: float
+    end: float
+    up: FloatArray  # mean earth up in the pelvis frame (unit)
+    sagittal: float
+    frontal: float
+    incl: float  # degrees between earth up and pelvis up
+    walking: bool
+    moving: bool
+    rot_deg: float  # integrated horizontal rotation in the frame
+    av: FloatArray  # vertical acceleration samples, m/s² (gravity removed)
+    dt: float  # s per sample
+
+
+@dataclass(slots=True)
+class _Burst:
+    start: float
+    end: float
+    rot_deg: float
+    pre_posture: Posture
+    av: list[FloatArray]
+    dt: float
+
+
+@dataclass(slots=True)
+class _State:
+    posture: Posture = Posture.UNKNOWN
+    upright: Posture = Posture.UNKNOWN  # SITTING or STANDING: the still upright state
+    lying: bool = False
+    proto_stand: FloatArray | None = None
+    proto_sit: FloatArray | None = None
+    last_still_up: FloatArray | None = None
+    last_still_av: float | None = None
+    burst: _Burst | None = None
+    walk_run_s: float = 0.0
+    # bouts
+    bout_start: float | None = None
+    bout_last_sit_end: float | None = None
+    upright_since: float | None = None
+    last_break_end: float | None = None
+    in_break: bool = False
+    bouts: list[SittingBout] = field(default_factory=list)
+    # zones
+    zone: TiltZone = TiltZone.NEUTRAL
+    zone_since: float = 0.0
+    sitting_baseline: float = 0.0
+    bout_sagittals: list[float] = field(default_factory=list)
+    baseline_done: bool = False
+
+
+class PostureClassifier:
+    """Streaming posture state machine: feed :class:`PelvisSamples` batches, get snapshots.
+
+    Frames are ``frame_s`` long, counted from the first sample's time; a frame is decided when a
+    sample of a later frame arrives (or at :meth:`flush`). Each decided frame gives one
+    :class:`ActivitySnapshot` whose ``t`` is the frame's end.
+    """
+
+    def __init__(self, config: PostureConfig | None = None) -> None:
+        self.config = config if config is not None else PostureConfig()
+        self._t0: float | None = None
+        self._frame_index = 0
+        self._pending: list[PelvisSamples] = []
+        self._history: list[FloatArray] = []  # recent frames' (t, vertical acc) for walking
+        self._state = _State(sitting_baseline=self.config.sitting_baseline_deg)
+        self._last_t = -math.inf
+
+    @property
+    def bouts(self) -> tuple[SittingBout, ...]:
+        """Finished sitting bouts so far, and the open one (if any) up to the last frame."""
+        s = self._state
+        done = tuple(s.bouts)
+        if s.bout_start is not None and s.bout_last_sit_end is not None:
+            done += (SittingBout(s.bout_start, s.bout_last_sit_end),)
+        return done
+
+    def update(self, samples: PelvisSamples) -> PostureUpdate:
+        """Add a batch; returns the snapshots and transitions of the frames it completed."""
+        n = len(samples)
+        if n == 0:
+            return PostureUpdate((), ())
+        t = samples.t
+        if not (np.all(np.isfinite(t)) and np.all(np.diff(t) > 0) and t[0] > self._last_t):
+            raise PostureConfigError("sample times must be finite and strictly increasing")
+        self._last_t = float(t[-1])
+        if self._t0 is None:
+            self._t0 = float(t[0])
+        idx = np.floor((t - self._t0) / self.config.frame_s).astype(np.int64)
+        snaps: list[ActivitySnapshot] = []
+        trans: list[Transition] = []
+        lo = 0
+        while lo < n:
+            k = int(idx[lo])
+            if k != self._frame_index:
+                self._close_frame(snaps, trans)
+                self._frame_index = k
+            hi = int(np.searchsorted(idx, k, side="right"))
+            self._pending.append(samples.slice(lo, hi))
+            lo = hi
+        return PostureUpdate(tuple(snaps), tuple(trans))
+
+    def flush(self) -> PostureUpdate:
+        """Decide the frame in progress (end of a recording)."""
+        snaps: list[ActivitySnapshot] = []
+        trans: list[Transition] = []
+        self._close_frame(snaps, trans)
+        return PostureUpdate(tuple(snaps), tuple(trans))
+
+    # --- frame features ------------------------------------------------------------------------
+
+    def _close_frame(self, snaps: list[ActivitySnapshot], trans: list[Transition]) -> None:
+        if not self._pending or self._t0 is None:
+            return
+        parts = self._pending
+        self._pending = []
+        cfg = self.config
+        t = np.concatenate([p.t for p in parts])
+        acc = np.concatenate([p.acc_P for p in parts])
+        gyr = np.concatenate([p.gyr_P for p in parts])
+        sag = np.concatenate([p.sagittal_deg for p in parts])
+        fro = np.concatenate([p.frontal_deg for p in parts])
+        start = self._t0 + self._frame_index * cfg.frame_s
+        end = start + cfg.frame_s
+        ok = np.isfinite(sag) & np.isfinite(fro) & np.all(np.isfinite(acc), axis=1)
+        ok &= np.all(np.isfinite(gyr), axis=1)
+        if not np.any(ok):
+            self._history.clear()
+            self._emit_unknown(start, end, snaps)
+            return
+        t, acc, gyr, sag, fro = t[ok], acc[ok], gyr[ok], sag[ok], fro[ok]
+        u = up_from_tilt(sag, fro)
+        up = u.mean(axis=0)
+        up /= np.linalg.norm(up)
+        sag_m, fro_m = (float(x) for x in _tilt_from_up(up))
+        incl = math.degrees(math.acos(min(1.0, max(-1.0, float(up[2])))))
+        av = np.einsum("ij,ij->i", acc, u) - G  # vertical acceleration
+        gh = gyr - np.einsum("ij,ij->i", gyr, u)[:, None] * u  # rotation about horizontal axes
+        gh_mag = np.linalg.norm(gh, axis=1)
+        dt = cfg.frame_s / len(t)
+        rot_deg = math.degrees(float(np.sum(gh_mag)) * dt)
+        gh_rms = math.sqrt(float(np.mean(gh_mag**2)))
+        acc_std = float(np.std(np.linalg.norm(acc, axis=1)))
+        moving = gh_rms > cfg.move_gyr or acc_std > cfg.move_acc
+        walking = self._walking(t, av, start)
+        frame = _Frame(start, end, up, sag_m, fro_m, incl, walking, moving, rot_deg, av, dt)
+        self._step(frame, snaps, trans)
+
+    def _walking(self, t: FloatArray, av: FloatArray, start: float) -> bool:
+        cfg = self.config
+        self._history.append(np.stack([t, av]))
+        keep = max(1, round(cfg.walk_window_s / cfg.frame_s))
+        self._history = self._history[-keep:]
+        win = np.concatenate(self._history, axis=1)
+        win = win[:, win[0] >= start + cfg.frame_s - cfg.walk_window_s - 1e-9]
+        if win.shape[1] < 8:
+            return False
+        x = win[1] - win[1].mean()
+        var = float(np.mean(x**2))
+        if var < cfg.walk_std**2:
+            return False
+        rate = (win.shape[1] - 1) / max(float(win[0, -1] - win[0, 0]), 1e-9)
+        power = np.abs(np.fft.rfft(x)) ** 2
+        freq = np.fft.rfftfreq(x.size, 1.0 / rate)
+        lo, hi = cfg.walk_band_hz
+        band = float(np.sum(power[(freq >= lo) & (freq <= hi)]))
+        return band >= cfg.walk_band_frac * float(np.sum(power[1:]))
+
+    # --- the state machine ---------------------------------------------------------------------
+
+    def _step(self, f: _Frame, snaps: list[ActivitySnapshot], trans: list[Transition]) -> None:
+        cfg = self.config
+        s = self._state
+        prev = s.posture
+        lying_now = f.incl >= (cfg.lying_exit_deg if s.lying else cfg.lying_deg)
+        if lying_now:
+            if not s.lying:
+                trans.append(Transition(self._burst_mid(f), TransitionKind.TO_LYING))
+            s.lying = True
+            s.burst = None
+            s.last_still_up = None
+            posture = Posture.LYING
+        elif f.walking and s.walk_run_s + f.end - f.start >= cfg.walk_confirm_s - 1e-9:
+            s.walk_run_s += f.end - f.start
+            if s.lying:
+                trans.append(Transition(self._burst_mid(f), TransitionKind.FROM_LYING))
+                s.lying = False
+            if s.upright is Posture.SITTING:
+                trans.append(Transition(self._burst_mid(f), TransitionKind.SIT_TO_STAND))
+            s.upright = Posture.STANDING  # nobody walks sitting down
+            s.burst = None
+            s.last_still_up = None
+            posture = Posture.WALKING
+        elif f.walking or f.moving:
+            # movement; a short walking-like run may be a sit-down or stand-up, so it is
+            # resolved like any burst when the wearer is still again
+            s.walk_run_s = s.walk_run_s + f.end - f.start if f.walking else 0.0
+            if s.burst is None:
+                s.burst = _Burst(f.start, f.end, 0.0, prev, [], f.dt)
+            s.burst.end = f.end
+            s.burst.rot_deg += f.rot_deg
+            s.burst.av.append(f.av)
+            posture = prev if prev is not Posture.WALKING else Posture.STANDING
+            if f.walking:
+                posture = Posture.WALKING
+            elif s.lying:
+                posture = Posture.SITTING  # getting up from lying: people sit up first
+        else:
+            s.walk_run_s = 0.0
+            posture = self._still(f, trans)
+        self._bookkeep(f, posture, snaps)
+
+    def _burst_mid(self, f: _Frame) -> float:
+        b = self._state.burst
+        return 0.5 * (b.start + b.end) if b is not None else f.start
+
+    def _still(self, f: _Frame, trans: list[Transition]) -> Posture:
+        """An upright, still frame: keep the state unless a transition just ended."""
+        cfg = self.config
+        s = self._state
+        burst = s.burst
+        s.burst = None
+        was = s.upright
+        from_lying = s.lying
+        if from_lying:
+            s.lying = False
+            t_mid = 0.5 * (burst.start + burst.end) if burst else f.start
+            trans.append(Transition(t_mid, TransitionKind.FROM_LYING))
+            new = self._nearest(f.up)
+        elif was is Posture.UNKNOWN:
+            new = self._nearest(f.up)
+        else:
+            new = was
+            if burst is not None and burst.rot_deg >= cfg.transition_rot_deg:
+                new = self._after_transition(was, f.up, self._height_change(burst, f))
+            stand = s.proto_stand
+            if (
+                new is Posture.STANDING
+                and stand is not None
+                and _angle_deg(f.up, stand) >= cfg.sit_tilt_deg
+            ):
+                new = Posture.SITTING  # sat down too gently to see a transition
+        if new is not was and was is not Posture.UNKNOWN and not from_lying:
+            t_mid = 0.5 * (burst.start + burst.end) if burst else f.start
+            sat = new is Posture.SITTING
+            kind = TransitionKind.STAND_TO_SIT if sat else TransitionKind.SIT_TO_STAND
+            trans.append(Transition(t_mid, kind))
+        s.upright = new
+        s.last_still_up = f.up
+        s.last_still_av = float(np.mean(f.av))
+        a = cfg.prototype_alpha
+        if new is Posture.STANDING:
+            s.proto_stand = f.up if s.proto_stand is None else _blend(s.proto_stand, f.up, a)
+        else:
+            s.proto_sit = f.up if s.proto_sit is None else _blend(s.proto_sit, f.up, a)
+        return new
+
+    def _after_transition(self, was: Posture, up: FloatArray, dh: float) -> Posture:
+        """After a sit-down/stand-up-like burst: flip the state if the posture really changed.
+
+        Two kinds of evidence, either is enough:
+        - height: the pelvis drops or rises about 0.4 m; ``dh`` beyond ``height_change_m``;
+        - orientation: standing looks like the standing prototype, while how people sit varies
+          from bout to bout (a chair, a bed's edge, a stool), so sitting is "upright but not like
+          standing": more than ``stand_match_deg`` from the standing prototype. Leaving a sitting
+          bout also needs the orientation to have moved ``min_change_deg`` from it (a forward
+          lean while sitting rotates a lot but is not standing).
+        """
+        s = self._state
+        cfg = self.config
+        h = cfg.height_change_m
+        if was is Posture.STANDING:
+            if dh <= -h:
+                return Posture.SITTING
+            ref = s.proto_stand if s.proto_stand is not None else s.last_still_up
+            if ref is None:
+                return self._nearest(up)  # nothing to compare with yet
+            far = _angle_deg(up, ref) >= cfg.stand_match_deg
+            return Posture.SITTING if far else Posture.STANDING
+        if dh >= h:
+            return Posture.STANDING
+        ref = s.proto_sit if s.proto_sit is not None else s.last_still_up
+        if ref is not None and _angle_deg(up, ref) < cfg.min_change_deg:
+            return Posture.SITTING
+        if s.proto_stand is not None:
+            near = _angle_deg(up, s.proto_stand) < cfg.stand_match_deg
+            return Posture.STANDING if near else Posture.SITTING
+        return Posture.STANDING
+
+    def _height_change(self, burst: _Burst, f: _Frame) -> float:
+        """Vertical displacement over a burst (m), still at both ends (zero velocity).
+
+        The accelerometer's bias along the vertical changes with the orientation, so the
+        baseline is the still level before the burst moving linearly to the level after it.
+        """
+        post = float(np.mean(f.av))
+        pre = self._state.last_still_av
+        pre = post if pre is None else pre
+        av = np.concatenate(burst.av)
+        av = av - np.linspace(pre, post, av.size)
+        v = np.cumsum(av) * burst.dt
+        return float(np.sum(v) * burst.dt)
+
+    def _nearest(self, up: FloatArray) -> Posture:
+        """Sitting or standing for a still upright orientation with no transition to go by."""
+        s = self._state
+        cfg = self.config
+        if s.proto_stand is not None:
+            near = _angle_deg(up, s.proto_stand) < cfg.stand_match_deg
+            return Posture.STANDING if near else Posture.SITTING
+        incl = math.degrees(math.acos(min(1.0, max(-1.0, float(up[2])))))
+        return Posture.SITTING if incl >= cfg.sit_tilt_deg else Posture.STANDING
+
+    # --- bouts, zones, snapshots ---------------------------------------------------------------
+
+    def _bookkeep(self, f: _Frame, posture: Posture, snaps: list[ActivitySnapshot]) -> None:
+        cfg = self.config
+        s = self._state
+        s.posture = posture
+        if posture is Posture.SITTING:
+            if s.bout_start is None:
+                s.bout_start = f.start
+                s.bout_sagittals = []
+                s.baseline_done = False
+            s.bout_last_sit_end = f.end
+            s.upright_since = None
+            if s.in_break:
+                s.last_break_end = f.start
+                s.in_break = False
+            self._learn_baseline(f)
+        elif posture.upright:
+            if s.upright_since is None:
+                s.upright_since = f.start
+            if f.end - s.upright_since >= cfg.break_s - 1e-9:
+                if s.bout_start is not None and s.bout_last_sit_end is not None:
+                    s.bouts.append(SittingBout(s.bout_start, s.upright_since))
+                s.bout_start = None
+                s.bout_last_sit_end = None
+                s.in_break = True
+        else:
+            s.upright_since = None  # lying or unknown: neither a break nor its end
+            if s.in_break and posture is Posture.LYING:
+                s.last_break_end = f.start
+                s.in_break = False
+        self._update_zone(f, posture)
+        snaps.append(
+            ActivitySnapshot(
+                t=f.end,
+                posture=posture,
+                zone=s.zone,
+                sagittal_deg=f.sagittal,
+                frontal_deg=f.frontal,
+                sitting_bout_start=s.bout_start,
+                last_break_end=s.last_break_end,
+                zone_since=s.zone_since,
+                sustained_zone=self._sustained(f.end),
+            )
+        )
+
+    def _learn_baseline(self, f: _Frame) -> None:
+        cfg = self.config
+        s = self._state
+        if not cfg.adapt_sitting_baseline or s.baseline_done or s.bout_start is None:
+            return
+        s.bout_sagittals.append(f.sagittal)
+        if f.end - s.bout_start >= cfg.baseline_window_s - 1e-9:
+            lo, hi = cfg.baseline_limits_deg
+            med = float(np.median(s.bout_sagittals))
+            new = (1 - cfg.baseline_alpha) * s.sitting_baseline + cfg.baseline_alpha * med
+            s.sitting_baseline = min(hi, max(lo, new))
+            s.baseline_done = True
+            s.bout_sagittals = []
+
+    def _update_zone(self, f: _Frame, posture: Posture) -> None:
+        s = self._state
+        if posture is Posture.SITTING:
+            base = s.sitting_baseline
+        elif posture is Posture.STANDING:
+            base = 0.0
+        else:
+            # walking, lying, unknown: tilt zones do not apply; the clock restarts afterwards
+            if s.zone is not TiltZone.NEUTRAL:
+                s.zone = TiltZone.NEUTRAL
+                s.zone_since = f.start
+            return
+        zone = tilt_zone(f.sagittal - base, f.frontal, s.zone, self.config)
+        if zone is not s.zone:
+            s.zone = zone
+            s.zone_since = f.start
+
+    def _sustained(self, now: float) -> TiltZone | None:
+        s = self._state
+        held = now - s.zone_since >= self.config.sustained_s - 1e-9
+        return s.zone if s.zone is not TiltZone.NEUTRAL and held else None
+
+    def _emit_unknown(self, start: float, end: float, snaps: list[ActivitySnapshot]) -> None:
+        s = self._state
+        s.burst = None
+        s.upright_since = None
+        s.posture = Posture.UNKNOWN
+        snaps.append(
+            ActivitySnapshot(
+                t=end,
+                posture=Posture.UNKNOWN,
+                zone=s.zone,
+                sagittal_deg=math.nan,
+                frontal_deg=math.nan,
+                sitting_bout_start=s.bout_start,
+                last_break_end=s.last_break_end,
+                zone_since=s.zone_since,
+                sustained_zone=self._sustained(end),
+            )
+        )
+
+
+def _blend(p: FloatArray, q: FloatArray, a: float) -> FloatArray:
+    v = (1 - a) * p + a * q
+    out: FloatArray = v / np.linalg.norm(v)
+    return out
+
+
+def _tilt_from_up(u: FloatArray) -> tuple[float, float]:
+    sag = math.degrees(math.atan2(-u[0], math.hypot(u[1], u[2])))
+    fro = math.degrees(math.atan2(u[1], u[2]))
+    return sag, fro
+
+
+def tilt_zone(
+    sagittal_rel_deg: float,
+    frontal_deg: float,
+    current: TiltZone,
+    config: PostureConfig | None = None,
+) -> TiltZone:
+    """The tilt zone for angles relative to the posture's baseline, with hysteresis.
+
+    The current zone is kept while its angle stays beyond its threshold minus
+    ``zone_hysteresis_deg``; a new zone is entered when its threshold is crossed. When several
+    are crossed the one furthest past its threshold (relative to the threshold) wins.
+    """
+    cfg = config if config is not None else PostureConfig()
+    h = cfg.zone_hysteresis_deg
+    excess = {
+        TiltZone.ANTERIOR: sagittal_rel_deg / cfg.anterior_deg,
+        TiltZone.POSTERIOR: -sagittal_rel_deg / cfg.posterior_deg,
+        TiltZone.LATERAL_RIGHT: frontal_deg / cfg.lateral_deg,
+        TiltZone.LATERAL_LEFT: -frontal_deg / cfg.lateral_deg,
+    }
+    thresholds = {
+        TiltZone.ANTERIOR: cfg.anterior_deg,
+        TiltZone.POSTERIOR: cfg.posterior_deg,
+        TiltZone.LATERAL_RIGHT: cfg.lateral_deg,
+        TiltZone.LATERAL_LEFT: cfg.lateral_deg,
+    }
+    if not (math.isfinite(sagittal_rel_deg) and math.isfinite(frontal_deg)):
+        return current
+    best = max(excess, key=lambda z: excess[z])
+    if excess[best] >= 1.0:
+        return best
+    if current is not TiltZone.NEUTRAL:
+        keep = (thresholds[current] - h) / thresholds[current]
+        if excess[current] >= keep:
+            return current
+    return TiltZone.NEUTRAL
+
+
+def classify(samples: PelvisSamples, config: PostureConfig | None = None) -> PostureResult:
+    """Run a whole recording through :class:`PostureClassifier` (identical to streaming it)."""
+    clf = PostureClassifier(config)
+    a = clf.update(samples)
+    b = clf.flush()
+    return PostureResult(
+        snapshots=a.snapshots + b.snapshots,
+        transitions=a.transitions + b.transitions,
+        bouts=clf.bouts,
+        frame_s=clf.config.frame_s,
+    )
+
+
+def sitting_time_s(snapshots: Sequence[ActivitySnapshot], frame_s: float = 1.0) -> float:
+    """Seconds classified as sitting."""
+    return frame_s * sum(1 for s in snapshots if s.posture is Posture.SITTING)
+
+
+# --- a minimal upright reference (until calibration's alignment is available) -------------------
+
+
+def upright_reference(
+    acc_S: npt.ArrayLike,
+    up_S: npt.ArrayLike,
+    rate_hz: float,
+    config: PostureConfig | None = None,
+) -> FloatArray:
+    """A mounting ``q_PS`` whose pelvis z is the mean earth up while walking (label-free).
+
+    Walking is found as for the classifier but orientation-free (on ``|acc|``); ``up_S`` is the
+    earth up in the sensor frame per sample (``quat.earth_up_in_sensor(q_ES)``). The heading of
+    the pelvis frame is arbitrary (the shortest rotation onto z), so sagittal and frontal are mixed
+    by an unknown angle; posture classes use only the inclination. Raises if nobody walked.
+    """
+    from monitor.fusion import quat
+
+    cfg = config if config is not None else PostureConfig()
+    acc = np.asarray(acc_S, dtype=np.float64)
+    up = np.asarray(up_S, dtype=np.float64)
+    n = len(acc)
+    w = max(8, round(cfg.walk_window_s * rate_hz))
+    mag = np.linalg.norm(acc, axis=1)
+    walk = np.zeros(n, dtype=bool)
+    lo, hi = cfg.walk_band_hz
+    freq = np.fft.rfftfreq(w, 1.0 / rate_hz)
+    band = (freq >= lo) & (freq <= hi)
+    for a in range(0, n - w + 1, max(1, w // 2)):
+        x = mag[a : a + w] - mag[a : a + w].mean()
+        if np.mean(x**2) < cfg.walk_std**2:
+            continue
+        p = np.abs(np.fft.rfft(x)) ** 2
+        if p[band].sum() >= cfg.walk_band_frac * p[1:].sum():
+            walk[a : a + w] = True
+    ok = walk & np.all(np.isfinite(up), axis=1)
+    if ok.sum() < rate_hz * 5:
+        raise PostureConfigError("not enough walking to find the upright direction")
+    u = up[ok].mean(axis=0)
+    for _ in range(3):  # drop stray samples (turns, stumbles) and re-average
+        u /= np.linalg.norm(u)
+        near = up[ok] @ u > math.cos(math.radians(20.0))
+        u = up[ok][near].mean(axis=0)
+    u /= np.linalg.norm(u)
+    axis = np.cross(u, [0.0, 0.0, 1.0])
+    s = float(np.linalg.norm(axis))
+    ang = math.atan2(s, float(u[2]))
+    rv = axis / s * ang if s > 1e-12 else np.zeros(3)
+    q: FloatArray = quat.from_rotvec(rv)
+    return q
+
+
+__all__ = [
+    "PelvisSamples",
+    "PostureClassifier",
+    "PostureConfig",
+    "PostureConfigError",
+    "PostureResult",
+    "PostureUpdate",
+    "SittingBout",
+    "classify",
+    "sitting_time_s",
+    "tilt_zone",
+    "up_from_tilt",
+    "upright_reference",
+]
