@@ -1,0 +1,211 @@
+"""The processing spine: transport items in; tilt, activity and nudges out.
+
+One object owns every stage after the transport (stream assembly, calibration, fusion, tilt,
+posture, nudges) and is fed one item at a time. It takes time only from the items, so the live
+dashboard, a headless stream, and a replay of a recording run the same code to the same result.
+
+Without a calibration profile it still works: a provisional mounting takes "up" from the first
+still second (heading unknown, so sagittal and frontal may be mixed), and as soon as the buffered
+data hold quiet standing next to a walk, automatic alignment replaces it with a proper one.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from calibration import NoAlignmentError, auto_align, mounting_from_axes
+from monitor.activity import ActivitySnapshot, Transition
+from monitor.nudge import NudgeEvent, NudgePolicy, NudgeState
+from monitor.posture import PelvisSamples, PostureClassifier, PostureConfig
+from monitor.stream import SampleBatch, StreamAssembler, StreamEvent
+from monitor.tilt_pipeline import TiltSamples, TiltTracker
+from monitor.transport.items import LinkEvent, LinkEventKind, TransportItem
+
+FloatArray = npt.NDArray[np.float64]
+
+AUTO_ALIGN_EVERY_S = 20.0  # how often to retry automatic alignment while uncalibrated
+AUTO_ALIGN_WINDOW_S = 600.0  # how much recent data the attempt looks at
+
+
+class MountingSource(enum.StrEnum):
+    PROFILE = "profile"  # the wearer's saved calibration
+    AUTOMATIC = "automatic"  # found from standing and walking in the stream
+    PROVISIONAL = "provisional"  # up from the first still second only: heading unknown
+
+
+@dataclass(frozen=True, slots=True)
+class MountingChange:
+    t: float
+    q_PS: FloatArray
+    source: MountingSource
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineStep:
+    """Everything one transport item caused."""
+
+    item: TransportItem
+    batch: SampleBatch | None = None
+    tilt: TiltSamples | None = None
+    snapshots: tuple[ActivitySnapshot, ...] = ()
+    transitions: tuple[Transition, ...] = ()
+    nudges: tuple[NudgeEvent, ...] = ()
+    stream_events: tuple[StreamEvent, ...] = ()
+    mounting: MountingChange | None = None
+
+
+@dataclass(slots=True)
+class _RawBuffer:
+    """Recent raw samples, for automatic alignment."""
+
+    limit: int
+    acc: deque[FloatArray] = field(default_factory=deque)
+    gyr: deque[FloatArray] = field(default_factory=deque)
+    size: int = 0
+
+    def add(self, acc: FloatArray, gyr: FloatArray) -> None:
+        self.acc.append(acc)
+        self.gyr.append(gyr)
+        self.size += len(acc)
+        while self.size - len(self.acc[0]) >= self.limit:
+            self.size -= len(self.acc.popleft())
+            self.gyr.popleft()
+
+    def arrays(self) -> tuple[FloatArray, FloatArray]:
+        return np.concatenate(self.acc), np.concatenate(self.gyr)
+
+    def clear(self) -> None:
+        self.acc.clear()
+        self.gyr.clear()
+        self.size = 0
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        q_PS: npt.ArrayLike | None = None,
+        posture: PostureConfig | None = None,
+        nudges: NudgePolicy | None = None,
+    ) -> None:
+        self.assembler = StreamAssembler()
+        self.posture = PostureClassifier(posture or PostureConfig())
+        self.nudge_policy = nudges or NudgePolicy()
+        self.nudge_state: NudgeState = self.nudge_policy.initial_state()
+        self.mounting_source: MountingSource | None = None
+        self._profile_q_PS = None if q_PS is None else np.asarray(q_PS, dtype=np.float64)
+        self._tracker: TiltTracker | None = None
+        self._rate_hz: float | None = None
+        self._raw: _RawBuffer | None = None
+        self._since_attempt = 0
+        self.latest_snapshot: ActivitySnapshot | None = None
+
+    @property
+    def calibrated(self) -> bool:
+        return self.mounting_source in (MountingSource.PROFILE, MountingSource.AUTOMATIC)
+
+    @property
+    def q_PS(self) -> FloatArray | None:
+        return None if self._tracker is None else self._tracker.q_PS
+
+    def feed(self, item: TransportItem) -> PipelineStep:
+        if isinstance(item, LinkEvent) and item.kind is LinkEventKind.CONFIGURED and item.config:
+            self._configure(float(item.config.rate_hz))
+        batch, events = self.assembler.feed(item)
+        if batch is None:
+            return PipelineStep(item, stream_events=tuple(events))
+        mounting = self._ensure_mounting(batch)
+        assert self._tracker is not None
+        gyr = batch.gyr if batch.gyr is not None else np.zeros_like(batch.acc)
+        tilt = self._tracker.update(batch.acc, batch.gyr)
+        mounting = self._maybe_auto_align(batch, gyr) or mounting
+        samples = PelvisSamples.from_sensor(
+            batch.host_time, batch.acc, gyr, tilt.q_ES, self._tracker.q_PS
+        )
+        update = self.posture.update(samples)
+        nudges: list[NudgeEvent] = []
+        for snapshot in update.snapshots:
+            self.nudge_state, new = self.nudge_policy.step(self.nudge_state, snapshot)
+            nudges.extend(new)
+        if update.snapshots:
+            self.latest_snapshot = update.snapshots[-1]
+        return PipelineStep(
+            item,
+            batch=batch,
+            tilt=tilt,
+            snapshots=update.snapshots,
+            transitions=update.transitions,
+            nudges=tuple(nudges),
+            stream_events=tuple(events),
+            mounting=mounting,
+        )
+
+    def snooze(self, t: float) -> tuple[NudgeEvent, ...]:
+        self.nudge_state, events = self.nudge_policy.snooze(self.nudge_state, t)
+        return events
+
+    def dismiss(self, t: float) -> tuple[NudgeEvent, ...]:
+        self.nudge_state, events = self.nudge_policy.dismiss(self.nudge_state, t)
+        return events
+
+    def set_mounting(self, q_PS: npt.ArrayLike, t: float) -> MountingChange:
+        """A calibration just finished: use its mounting from now on."""
+        self._profile_q_PS = np.asarray(q_PS, dtype=np.float64)
+        self.mounting_source = MountingSource.PROFILE
+        if self._tracker is not None:
+            self._tracker.set_mounting(self._profile_q_PS)
+        self._raw = None
+        return MountingChange(t, self._profile_q_PS, MountingSource.PROFILE)
+
+    # --- mounting -----------------------------------------------------------------------
+
+    def _configure(self, rate_hz: float) -> None:
+        if self._rate_hz == rate_hz:
+            return  # a reconnect at the same rate: the estimator state is still good
+        self._rate_hz = rate_hz
+        q_PS = self.q_PS if self._tracker is not None else self._profile_q_PS
+        self._tracker = None if q_PS is None else TiltTracker(rate_hz, q_PS)
+        if self._raw is not None:
+            self._raw = _RawBuffer(int(AUTO_ALIGN_WINDOW_S * rate_hz))
+
+    def _ensure_mounting(self, batch: SampleBatch) -> MountingChange | None:
+        if self._tracker is not None:
+            return None
+        rate = self._rate_hz or 100.0
+        t = float(batch.host_time[0])
+        if self._profile_q_PS is not None:
+            self._tracker = TiltTracker(rate, self._profile_q_PS)
+            self.mounting_source = MountingSource.PROFILE
+            return MountingChange(t, self._profile_q_PS, MountingSource.PROFILE)
+        up = batch.acc.mean(axis=0)
+        # Any direction perpendicular to up will do until walking tells us where forward is.
+        helper = np.eye(3)[int(np.argmin(np.abs(up)))]
+        q_PS = mounting_from_axes(up, np.cross(helper, up))
+        self._tracker = TiltTracker(rate, q_PS)
+        self.mounting_source = MountingSource.PROVISIONAL
+        self._raw = _RawBuffer(int(AUTO_ALIGN_WINDOW_S * rate))
+        return MountingChange(t, q_PS, MountingSource.PROVISIONAL)
+
+    def _maybe_auto_align(self, batch: SampleBatch, gyr: FloatArray) -> MountingChange | None:
+        if self._raw is None or self._tracker is None or batch.gyr is None:
+            return None
+        self._raw.add(batch.acc, gyr)
+        self._since_attempt += len(batch)
+        rate = self._rate_hz or 100.0
+        if self._since_attempt < AUTO_ALIGN_EVERY_S * rate:
+            return None
+        self._since_attempt = 0
+        acc, gyr_all = self._raw.arrays()
+        try:
+            q_PS = auto_align(acc, gyr_all, rate)
+        except NoAlignmentError:
+            return None
+        self._tracker.set_mounting(q_PS)
+        self.mounting_source = MountingSource.AUTOMATIC
+        self._raw = None
+        return MountingChange(float(batch.host_time[-1]), q_PS, MountingSource.AUTOMATIC)
