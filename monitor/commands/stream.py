@@ -13,7 +13,9 @@ from typing import TextIO
 
 import numpy as np
 
+from monitor.commands.record import recorder_from_args
 from monitor.live import LiveStream, stream_for
+from monitor.recording import RecordingTransport
 from monitor.stream import MalformedPacket, SampleBatch, StreamEvent, StreamGap
 from monitor.transport import Transport, open_transport
 from monitor.transport.ble import RADIO_ENV_VAR, StreamSettings, scan
@@ -91,11 +93,16 @@ class StatusLine:
 
 
 async def run_stream(args: argparse.Namespace) -> int:
+    recorder = recorder_from_args(args)
     live = LiveStream()
     status = None if args.json else StatusLine(live, sys.stdout)
     printer = asyncio.create_task(status.run()) if status is not None else None
     seconds = args.seconds if args.seconds is not None else math.inf
     transport = transport_from_args(args)
+    if recorder is not None:
+        transport = RecordingTransport(transport, recorder)
+        if not args.json:
+            print(f"recording to {recorder.path}")
     try:
         async with transport:
             await stream_for(
@@ -110,13 +117,16 @@ async def run_stream(args: argparse.Namespace) -> int:
             printer.cancel()
         summary = live.summary(overflowed=transport.overflowed)
         if args.json:
-            print(json.dumps(summary.as_dict()))
+            record = {"recording": str(recorder.path)} if recorder is not None else {}
+            print(json.dumps(summary.as_dict() | record))
         else:
             print(
                 f"\n{summary.samples} samples at {summary.rate_hz} Hz over"
                 f" {summary.sensor_seconds:.1f} s; lost {summary.lost},"
                 f" duplicates {summary.duplicates}, reconnects {summary.reconnects}"
             )
+            if recorder is not None:
+                print(f"recorded to {recorder.path}")
     return 0
 
 

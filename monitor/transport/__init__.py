@@ -3,6 +3,7 @@
 ``ble`` or ``ble:NAME_OR_ADDRESS``  a sensor over Bluetooth LE (the platform's stack, or the
                                     virtual radio named by ``radio=``/``$TILTMON_RADIO``)
 ``sim`` or ``sim:SCENARIO``         the simulated sensor on an in-process virtual radio
+``replay:FILE``                     a recorded session played back (``speed=``, controls)
 
 Every transport is an async context manager and an async iterator of
 :data:`~monitor.transport.items.TransportItem`; adapters are imported lazily so that, say,
@@ -36,7 +37,7 @@ class Transport(Protocol):
         ...
 
 
-TRANSPORT_KINDS = ("ble", "sim")
+TRANSPORT_KINDS = ("ble", "sim", "replay")
 
 
 def open_transport(moniker: str, **options: Any) -> Transport:
@@ -50,6 +51,10 @@ def open_transport(moniker: str, **options: Any) -> Transport:
         from monitor.transport.sim import SimulatedSensorTransport
 
         return SimulatedSensorTransport(argument or "desk_short", **options)
+    if kind == "replay" and argument:
+        from monitor.transport.replay import ReplayTransport
+
+        return ReplayTransport(argument, **options)
     raise ValueError(
         f"unknown transport {moniker!r}: use one of "
         + ", ".join(f"{k}:..." for k in TRANSPORT_KINDS)

@@ -1,0 +1,64 @@
+"""Where sessions live, and creating their files readable by the owner only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from monitor.recording.schema import SUFFIX, RecordingError
+
+DATA_DIR_ENV_VAR = "TILTMON_DATA_DIR"
+
+
+def data_dir() -> Path:
+    """``$TILTMON_DATA_DIR``, else the platform's user data directory for tiltmon."""
+    override = os.environ.get(DATA_DIR_ENV_VAR)
+    if override:
+        return Path(override)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("tiltmon"))
+
+
+def sessions_dir() -> Path:
+    return data_dir() / "sessions"
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` if needed, owner-only (0700), as are any parents it has to create."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for parent in reversed(missing):
+        parent.mkdir(mode=0o700, exist_ok=True)
+    # mkdir's mode is filtered by the umask; the sessions directory must be private regardless.
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+
+
+def create_private_file(path: Path) -> None:
+    """Create an empty file readable by its owner only; fail if it exists.
+
+    SQLite gives the -wal and -shm files it creates next to a database the database file's
+    permissions, so creating this file 0600 keeps the whole session private.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise RecordingError(f"{path} exists: will not overwrite a recording") from exc
+    except OSError as exc:
+        raise RecordingError(f"cannot create {path}: {exc.strerror}") from exc
+    os.fchmod(fd, 0o600)  # whatever the umask
+    os.close(fd)
+
+
+def new_session_path(started_at: float, directory: Path | None = None) -> Path:
+    """A fresh file name from the local start time, e.g. ``2025-06-01T14-03-22.tiltmon``."""
+    directory = directory if directory is not None else sessions_dir()
+    ensure_private_dir(directory)
+    stamp = dt.datetime.fromtimestamp(started_at).strftime("%Y-%m-%dT%H-%M-%S")
+    path = directory / f"{stamp}{SUFFIX}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = directory / f"{stamp}-{n}{SUFFIX}"
+    return path

@@ -1,0 +1,101 @@
+"""What a recorded session contained: the headless core of ``tiltmon replay``.
+
+:func:`summarise_replay` runs a replay through the same pipeline as a live stream
+(:func:`monitor.live.stream_for`) and returns a :class:`ReplaySummary`. Posture and nudge figures
+join it as those stages land: add fields, and feed the stages from ``on_batch``/``on_event``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from monitor.live import LiveStream, stream_for
+from monitor.stream import SampleBatch, StreamEvent, StreamGap
+from monitor.transport.items import LinkEvent
+from monitor.transport.replay import ReplayTransport
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySummary:
+    file: str
+    started_at: float  # host wall clock, s
+    ended_at: float | None  # None: the recording has no end marker
+    complete: bool
+    duration_s: float  # session start to its last known moment
+    transport: str  # the moniker it was recorded from
+    device: str
+    rate_hz: int | None  # configured sample rate
+    samples: int
+    lost: int
+    gaps: int
+    duplicates: int
+    malformed: int
+    reconnects: int
+    saturated: int
+    sensor_seconds: float
+    drift_ppm: float
+    gaps_by_reason: dict[str, int]
+    link_events: dict[str, int]
+    app_events: dict[str, int]
+    calibrations: int
+    notices: list[str]
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+async def summarise_replay(
+    transport: ReplayTransport,
+    *,
+    on_batch: Callable[[SampleBatch], None] | None = None,
+    on_event: Callable[[StreamEvent | LinkEvent], None] | None = None,
+) -> ReplaySummary:
+    """Play ``transport`` (entered already) to its end through the stream assembler."""
+    recording = transport.recording
+    if recording is None:
+        raise RuntimeError("use `async with` on the replay transport first")
+    link_events: Counter[str] = Counter()
+    gaps: Counter[str] = Counter()
+
+    def count(event: StreamEvent | LinkEvent) -> None:
+        if isinstance(event, LinkEvent):
+            link_events[event.kind.value] += 1
+        elif isinstance(event, StreamGap):
+            gaps[event.reason.value] += 1
+        if on_event is not None:
+            on_event(event)
+
+    live = await stream_for(
+        transport, math.inf, live=LiveStream(), on_batch=on_batch, on_event=count
+    )
+    stream = live.summary()
+    info = recording.info
+    config = live.assembler.config or info.config
+    device = info.device.name if info.device is not None else stream.device
+    return ReplaySummary(
+        file=str(info.path),
+        started_at=info.started_at,
+        ended_at=info.ended_at,
+        complete=info.complete,
+        duration_s=round(info.duration_s, 3),
+        transport=info.transport,
+        device=device,
+        rate_hz=config.rate_hz if config is not None else None,
+        samples=stream.samples,
+        lost=stream.lost,
+        gaps=stream.gaps,
+        duplicates=stream.duplicates,
+        malformed=stream.malformed,
+        reconnects=stream.reconnects,
+        saturated=stream.saturated,
+        sensor_seconds=stream.sensor_seconds,
+        drift_ppm=stream.drift_ppm,
+        gaps_by_reason=dict(gaps),
+        link_events=dict(link_events),
+        app_events=dict(Counter(e.kind for e in recording.app_events())),
+        calibrations=len(recording.calibrations()),
+        notices=transport.notices,
+    )
