@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from monitor import __version__
 from monitor.errors import MonitorError
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds", type=_positive_float, default=None, help="stop after this long"
     )
     stream.add_argument("--json", action="store_true", help="end with one JSON summary line")
+    _add_recording_options(stream)
 
     scan = commands.add_parser("scan", help="list tiltmon sensors in range")
     scan.add_argument("--seconds", type=_positive_float, default=5.0, help="scan this long")
@@ -107,7 +109,74 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=int, default=0, help="loopback TCP port (default: any free)")
     sim.add_argument("--seed", type=int, default=0)
     _add_fault_options(sim)
+
+    calibrate = commands.add_parser("calibrate", help="calibrate how the sensor sits (guided)")
+    _add_sensor_options(calibrate)
+    for action in calibrate._actions:  # bare --sim: the scenario made for calibration
+        if action.dest == "sim":
+            action.const = "calibration"
+    calibrate.add_argument("--tilt", action="store_true", help="pelvic tilts instead of walking")
+    calibrate.add_argument("--device", metavar="ID", help="profile name (default: sensor serial)")
+    calibrate.add_argument(
+        "--seconds", type=_positive_float, default=90.0, help="give up after this long"
+    )
+
+    commands.add_parser("sessions", help="list recorded sessions").add_argument(
+        "--json", action="store_true"
+    )
+    replay = commands.add_parser("replay", help="play a recorded session back")
+    replay.add_argument("file", help="a session file (or its name in `tiltmon sessions`)")
+    replay.add_argument("--headless", action="store_true", help="no UI: print a summary")
+    replay.add_argument("--json", action="store_true", help="the summary as one JSON line")
+    replay.add_argument(
+        "--speed",
+        type=_replay_speed,
+        default=None,
+        metavar="FACTOR",
+        help="pace by the recorded times: 1 real time, 60 a minute a second;"
+        " default: as fast as possible",
+    )
+
+    analyze = commands.add_parser(
+        "analyze",
+        help="posture, tilt and nudges for a CSV recording from any device",
+        description="Columns t (s), ax, ay, az (m/s²) and optionally gx, gy, gz (rad/s). "
+        "The sensor may sit on the belt any way round: alignment comes from the data.",
+    )
+    analyze.add_argument("input", type=Path, help="CSV with a header row")
+    analyze.add_argument("--out", type=Path, required=True, help="CSV to write, a row a second")
+    analyze.add_argument(
+        "--columns",
+        metavar="T,AX,AY,AZ[,GX,GY,GZ]",
+        help="names of the time, accelerometer and gyroscope columns (default t,ax,ay,az,gx,gy,gz)",
+    )
+    analyze.add_argument("--acc-unit", choices=("m/s2", "g"), default="m/s2")
+    analyze.add_argument("--gyr-unit", choices=("rad/s", "deg/s"), default="rad/s")
+    analyze.add_argument(
+        "--start",
+        metavar="ISO_DATETIME",
+        help="wall-clock time of t = 0, e.g. 2026-11-20T09:00:00+01:00 (for quiet hours);"
+        " not needed when t is already Unix time",
+    )
     return parser
+
+
+def _add_recording_options(parser: argparse.ArgumentParser) -> None:
+    record = parser.add_mutually_exclusive_group()
+    record.add_argument(
+        "--record",
+        metavar="PATH",
+        help="record the session to this file (default: a new file in the sessions directory)",
+    )
+    record.add_argument(
+        "--no-record", action="store_true", help="do not record (sessions are recorded by default)"
+    )
+
+
+def _replay_speed(text: str) -> float | None:
+    if text.lower() in ("max", "inf"):
+        return None
+    return _positive_float(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -123,6 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from monitor.commands.stream import run_stream
 
             return asyncio.run(run_stream(args))
+        if args.command == "analyze":
+            from monitor.commands.analyze import run_analyze
+
+            return run_analyze(args)
         if args.command == "scan":
             from monitor.commands.stream import run_scan
 
@@ -131,6 +204,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             from monitor.commands.sim import run_sim
 
             return asyncio.run(run_sim(args))
+        if args.command == "calibrate":
+            from monitor.commands.calibrate import run_calibrate
+
+            return asyncio.run(run_calibrate(args))
+        if args.command == "sessions":
+            from monitor.commands.record import run_sessions
+
+            return asyncio.run(run_sessions(args))
+        if args.command == "replay":
+            from monitor.commands.replay import run_replay
+
+            return asyncio.run(run_replay(args))
     except KeyboardInterrupt:
         return 130
     except MonitorError as exc:

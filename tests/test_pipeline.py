@@ -59,7 +59,7 @@ def test_posture_follows_the_truth_with_a_profile() -> None:
     }
     agree = total = 0
     for snap in snapshots:
-        i = int(round((snap.t - T0 - 0.5) * 50))
+        i = round((snap.t - T0 - 0.5) * 50)
         expected = truth.get(Activity(rec.activity[min(i, len(rec.t) - 1)]))
         if expected is None:
             continue  # transitions are not scored

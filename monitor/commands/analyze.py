@@ -1,0 +1,103 @@
+"""``tiltmon analyze IN.csv --out OUT.csv``: posture, tilt and nudges for any recording."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from monitor.analysis import Analysis, analyse
+from monitor.config import load_config
+from monitor.csv_import import CsvColumns, read_imu_csv
+from monitor.errors import MonitorError
+from monitor.nudge import NudgePolicy, NudgeShown, system_local_time
+
+OUTPUT_COLUMNS = (
+    "t",
+    "posture",
+    "zone",
+    "sagittal_deg",
+    "frontal_deg",
+    "sitting_bout_min",
+    "nudge",
+    "nudge_reason",
+    "nudge_suggestion",
+)
+EPOCH_LIKE = 1e9  # a time column this large is already Unix time (after September 2001)
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    columns = CsvColumns.parse(args.columns) if args.columns else CsvColumns()
+    recording = read_imu_csv(
+        args.input, columns=columns, acc_unit=args.acc_unit, gyr_unit=args.gyr_unit
+    )
+    offset, quiet_hours_apply = _time_offset(recording.t[0], args.start)
+    nudge_config = load_config().nudge
+    if not quiet_hours_apply:
+        nudge_config = dataclasses.replace(nudge_config, quiet_hours=())
+    analysis = analyse(
+        recording.t + offset,
+        recording.acc,
+        recording.gyr,
+        recording.rate_hz,
+        nudges=NudgePolicy(nudge_config, local_time=system_local_time),
+    )
+    rows = write_analysis(args.out, analysis, offset)
+    for note in analysis.notes + (
+        () if quiet_hours_apply else ("t is relative and no --start given: quiet hours ignored",)
+    ):
+        print(f"note: {note}", file=sys.stderr)
+    shown = sum(isinstance(e, NudgeShown) for e in analysis.nudges)
+    print(f"wrote {rows} rows and {shown} nudges to {args.out}")
+    return 0
+
+
+def _time_offset(first_t: float, start: str | None) -> tuple[float, bool]:
+    if first_t > EPOCH_LIKE:
+        return 0.0, True
+    if start is None:
+        return 0.0, False
+    try:
+        moment = dt.datetime.fromisoformat(start)
+    except ValueError as exc:
+        raise MonitorError(f"--start {start!r} is not an ISO date and time") from exc
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # the computer's zone, as a person would mean it
+    return moment.timestamp(), True
+
+
+def write_analysis(path: Path, analysis: Analysis, offset: float) -> int:
+    nudges = {e.t: e for e in analysis.nudges if isinstance(e, NudgeShown)}
+    tmp = path.with_name(path.name + ".partial")
+    # Health data: readable by the owner only.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(OUTPUT_COLUMNS)
+        for snap in analysis.snapshots:
+            nudge = nudges.get(snap.t)
+            out.writerow(
+                (
+                    f"{snap.t - offset:.3f}",
+                    snap.posture.value,
+                    snap.zone.value,
+                    _number(snap.sagittal_deg),
+                    _number(snap.frontal_deg),
+                    f"{snap.sitting_bout_s / 60:.2f}",
+                    nudge.level.value if nudge else "",
+                    nudge.reason if nudge else "",
+                    nudge.suggestion.text() if nudge else "",
+                )
+            )
+    tmp.replace(path)
+    return len(analysis.snapshots)
+
+
+def _number(value: float) -> str:
+    return "" if not np.isfinite(value) else f"{value:.2f}"
