@@ -53,7 +53,9 @@ def analyse(
     if gyr is None:
         notes.append("no gyroscope: tilt from gravity alone, less accurate while moving")
     segments, heading_known = _mounting(acc, gyr, rate_hz, notes)
-    tilt = tilt_batch(acc, gyr, rate_hz, list(segments), offline=True)
+    # Offline VQF without the latency prediction: that prediction is tuned to the BROAD
+    # sensor chain (docs/fusion.md), and other devices' delays are unknown.
+    tilt = tilt_batch(acc, gyr, rate_hz, list(segments), offline=True, estimator="offline-vqf")
     q_PS = _per_sample(segments, len(acc))
     samples = PelvisSamples(
         t,

@@ -9,10 +9,10 @@ one of right numbers.
 from __future__ import annotations
 
 import csv
-import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -78,25 +78,25 @@ def read_imu_csv(
         raise CsvImportError(f"gyroscope unit must be one of {sorted(GYR_UNITS)}")
     try:
         with path.open(newline="") as f:
-            header_line = f.readline()
-            header = [h.strip() for h in next(csv.reader(io.StringIO(header_line)), [])]
-            body = f.read()
+            header = [h.strip() for h in next(csv.reader([f.readline()]), [])]
+            if not header or not f.readline().strip():
+                raise CsvImportError(f"{path}: empty file, or a header and no data")
+            missing = [n for n in (columns.time, *columns.acc) if n not in header]
+            if missing:
+                raise CsvImportError(
+                    f"{path}: missing column{'s' if len(missing) > 1 else ''} "
+                    + ", ".join(repr(m) for m in missing)
+                    + f" (the header has: {', '.join(header)}); name yours with --columns"
+                )
+            has_gyr = all(n in header for n in columns.gyr)
+            wanted = [columns.time, *columns.acc, *(columns.gyr if has_gyr else ())]
+            indexes = [header.index(n) for n in wanted]
+            f.seek(0)
+            values = _parse(path, f, indexes, wanted, len(header))
     except OSError as exc:
         raise CsvImportError(f"{path}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise CsvImportError(f"{path}: not a text CSV file ({exc.reason})") from exc
-    if not header or not body.strip():
-        raise CsvImportError(f"{path}: empty file, or a header and no data")
-    missing = [n for n in (columns.time, *columns.acc) if n not in header]
-    if missing:
-        raise CsvImportError(
-            f"{path}: missing column{'s' if len(missing) > 1 else ''} "
-            + ", ".join(repr(m) for m in missing)
-            + f" (the header has: {', '.join(header)}); name yours with --columns"
-        )
-    has_gyr = all(n in header for n in columns.gyr)
-    wanted = [columns.time, *columns.acc, *(columns.gyr if has_gyr else ())]
-    values = _parse(path, body, [header.index(n) for n in wanted], wanted, len(header))
     t = values[:, 0]
     acc = values[:, 1:4] * ACC_UNITS[acc_unit]
     gyr = values[:, 4:7] * GYR_UNITS[gyr_unit] if has_gyr else None
@@ -105,15 +105,17 @@ def read_imu_csv(
     return _on_grid(t, acc, gyr)
 
 
-def _parse(path: Path, body: str, indexes: list[int], names: list[str], width: int) -> FloatArray:
+def _parse(path: Path, f: TextIO, indexes: list[int], names: list[str], width: int) -> FloatArray:
+    """The fast C parser over the open file; the slow pass only to explain a failure."""
     try:
         values = np.loadtxt(
-            io.StringIO(body), delimiter=",", usecols=indexes, dtype=np.float64, ndmin=2
+            f, delimiter=",", skiprows=1, usecols=indexes, dtype=np.float64, ndmin=2
         )
     except ValueError:
         values = None
     if values is None or values.shape[1] != len(indexes):
-        raise _first_bad_line(path, body, indexes, names, width)
+        f.seek(0)
+        raise _first_bad_line(path, f, indexes, names, width)
     bad = ~np.isfinite(values)
     if bad.any():
         row, col = np.argwhere(bad)[0]
@@ -125,10 +127,11 @@ def _parse(path: Path, body: str, indexes: list[int], names: list[str], width: i
 
 
 def _first_bad_line(
-    path: Path, body: str, indexes: list[int], names: list[str], width: int
+    path: Path, f: TextIO, indexes: list[int], names: list[str], width: int
 ) -> CsvImportError:
     """The slow second pass that finds which line broke the fast parser."""
-    for number, row in enumerate(csv.reader(io.StringIO(body)), start=2):
+    f.readline()  # the header
+    for number, row in enumerate(csv.reader(f), start=2):
         if not row:
             continue
         if len(row) != width:
