@@ -1,7 +1,8 @@
-"""Stream from any transport for a while and account for every sample.
+"""Run a transport through the pipeline and account for every sample.
 
-This is the headless core of ``tiltmon stream``: transport items go through the stream
-assembler; the caller gets each batch and event as it happens, and a summary at the end.
+This is the headless core shared by ``tiltmon stream``, ``tiltmon replay --headless`` and the
+dashboard's worker: transport items go through :class:`~monitor.pipeline.Pipeline`; the caller gets
+each step as it happens, and a summary at the end.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+from monitor.pipeline import Pipeline, PipelineStep
 from monitor.stream import SampleBatch, StreamAssembler, StreamEvent
+from monitor.totals import ActivityTotals
 from monitor.transport import Transport
-from monitor.transport.items import LinkEvent, LinkEventKind
+from monitor.transport.items import LinkEvent, LinkEventKind, TransportItem
 
 
 @dataclass(slots=True)
@@ -43,6 +46,7 @@ class StreamSummary:
     drift_ppm: float
     battery_percent: int | None
     device: str
+    activity: dict[str, object]  # sitting time, bouts, breaks, zones, nudges
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -50,15 +54,32 @@ class StreamSummary:
 
 @dataclass(slots=True)
 class LiveStream:
-    """Feed transport items through the assembler, keeping link state and rate figures."""
+    """Feed transport items through the pipeline, keeping link state, totals and rate figures."""
 
-    assembler: StreamAssembler = field(default_factory=StreamAssembler)
+    pipeline: Pipeline = field(default_factory=Pipeline)
     link: LinkState = field(default_factory=LinkState)
+    totals: ActivityTotals = field(default_factory=ActivityTotals)
     first_host_time: float | None = None
     last_host_time: float | None = None
     first_sensor_time: float | None = None
     last_sensor_time: float | None = None
     samples_after_first: int = 0
+
+    @property
+    def assembler(self) -> StreamAssembler:
+        return self.pipeline.assembler
+
+    def feed(self, item: TransportItem) -> PipelineStep:
+        step = self.pipeline.feed(item)
+        if isinstance(item, LinkEvent):
+            self.feed_link_event(item)
+        if step.batch is not None:
+            self.note_batch(step.batch)
+        for snapshot in step.snapshots:
+            self.totals.add_snapshot(snapshot)
+        for event in step.nudges:
+            self.totals.add_nudge_event(event)
+        return step
 
     def feed_link_event(self, event: LinkEvent) -> None:
         kind = event.kind
@@ -112,7 +133,23 @@ class LiveStream:
             drift_ppm=round(self.assembler.clock.drift_ppm, 1),
             battery_percent=self.link.battery_percent,
             device=self.link.device_name,
+            activity=self.totals.summary(),
         )
+
+
+def live_pipeline() -> LiveStream:
+    """The pipeline with the wearer's settings (config file) and saved calibrations."""
+    from monitor.config import load_config
+    from monitor.nudge import NudgePolicy, system_local_time
+    from monitor.pipeline import saved_mounting
+
+    config = load_config()
+    return LiveStream(
+        pipeline=Pipeline(
+            nudges=NudgePolicy(config.nudge, local_time=system_local_time),
+            profile_lookup=saved_mounting,
+        )
+    )
 
 
 async def stream_for(
@@ -122,8 +159,9 @@ async def stream_for(
     live: LiveStream | None = None,
     on_batch: Callable[[SampleBatch], None] | None = None,
     on_event: Callable[[StreamEvent | LinkEvent], None] | None = None,
+    on_step: Callable[[PipelineStep], None] | None = None,
 ) -> LiveStream:
-    """Stream until ``seconds`` have passed since streaming first started.
+    """Stream until ``seconds`` have passed since streaming first started (or the end).
 
     Time spent finding and connecting to the sensor does not count. Returns the live state,
     whose :meth:`LiveStream.summary` accounts for every sample.
@@ -133,20 +171,19 @@ async def stream_for(
     try:
         async with asyncio.timeout(None) as deadline:
             async for item in transport:
+                step = live.feed(item)
                 if isinstance(item, LinkEvent):
-                    live.feed_link_event(item)
                     if item.kind is LinkEventKind.CONFIGURED and deadline.when() is None:
                         deadline.reschedule(loop.time() + seconds)
                     if on_event is not None:
                         on_event(item)
-                batch, events = live.assembler.feed(item)
                 if on_event is not None:
-                    for event in events:
+                    for event in step.stream_events:
                         on_event(event)
-                if batch is not None:
-                    live.note_batch(batch)
-                    if on_batch is not None:
-                        on_batch(batch)
+                if step.batch is not None and on_batch is not None:
+                    on_batch(step.batch)
+                if on_step is not None:
+                    on_step(step)
     except TimeoutError:
         if not deadline.expired():
             raise

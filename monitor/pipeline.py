@@ -12,21 +12,30 @@ data hold quiet standing next to a walk, automatic alignment replaces it with a 
 from __future__ import annotations
 
 import enum
+import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from calibration import NoAlignmentError, auto_align, mounting_from_axes
+from calibration import (
+    CalibrationError,
+    NoAlignmentError,
+    auto_align,
+    load_profile,
+    mounting_from_axes,
+)
 from monitor.activity import ActivitySnapshot, Transition
 from monitor.nudge import NudgeEvent, NudgePolicy, NudgeState
 from monitor.posture import PelvisSamples, PostureClassifier, PostureConfig
 from monitor.stream import SampleBatch, StreamAssembler, StreamEvent
 from monitor.tilt_pipeline import TiltSamples, TiltTracker
-from monitor.transport.items import LinkEvent, LinkEventKind, TransportItem
+from monitor.transport.items import DeviceInfo, LinkEvent, LinkEventKind, TransportItem
 
 FloatArray = npt.NDArray[np.float64]
+log = logging.getLogger(__name__)
 
 AUTO_ALIGN_EVERY_S = 20.0  # how often to retry automatic alignment while uncalibrated
 AUTO_ALIGN_WINDOW_S = 600.0  # how much recent data the attempt looks at
@@ -92,6 +101,7 @@ class Pipeline:
         q_PS: npt.ArrayLike | None = None,
         posture: PostureConfig | None = None,
         nudges: NudgePolicy | None = None,
+        profile_lookup: Callable[[DeviceInfo], FloatArray | None] | None = None,
     ) -> None:
         self.assembler = StreamAssembler()
         self.posture = PostureClassifier(posture or PostureConfig())
@@ -99,6 +109,7 @@ class Pipeline:
         self.nudge_state: NudgeState = self.nudge_policy.initial_state()
         self.mounting_source: MountingSource | None = None
         self._profile_q_PS = None if q_PS is None else np.asarray(q_PS, dtype=np.float64)
+        self._profile_lookup = profile_lookup
         self._tracker: TiltTracker | None = None
         self._rate_hz: float | None = None
         self._raw: _RawBuffer | None = None
@@ -114,11 +125,15 @@ class Pipeline:
         return None if self._tracker is None else self._tracker.q_PS
 
     def feed(self, item: TransportItem) -> PipelineStep:
-        if isinstance(item, LinkEvent) and item.kind is LinkEventKind.CONFIGURED and item.config:
-            self._configure(float(item.config.rate_hz))
+        profile = None
+        if isinstance(item, LinkEvent):
+            if item.kind is LinkEventKind.CONFIGURED and item.config:
+                self._configure(float(item.config.rate_hz))
+            elif item.kind is LinkEventKind.DEVICE_INFO and item.device_info is not None:
+                profile = self._apply_saved_profile(item.device_info, item.at)
         batch, events = self.assembler.feed(item)
         if batch is None:
-            return PipelineStep(item, stream_events=tuple(events))
+            return PipelineStep(item, stream_events=tuple(events), mounting=profile)
         mounting = self._ensure_mounting(batch)
         assert self._tracker is not None
         gyr = batch.gyr if batch.gyr is not None else np.zeros_like(batch.acc)
@@ -163,6 +178,12 @@ class Pipeline:
         return MountingChange(t, self._profile_q_PS, MountingSource.PROFILE)
 
     # --- mounting -----------------------------------------------------------------------
+
+    def _apply_saved_profile(self, device: DeviceInfo, t: float) -> MountingChange | None:
+        if self._profile_lookup is None or self.mounting_source is MountingSource.PROFILE:
+            return None
+        q_PS = self._profile_lookup(device)
+        return None if q_PS is None else self.set_mounting(q_PS, t)
 
     def _configure(self, rate_hz: float) -> None:
         if self._rate_hz == rate_hz:
@@ -209,3 +230,19 @@ class Pipeline:
         self.mounting_source = MountingSource.AUTOMATIC
         self._raw = None
         return MountingChange(float(batch.host_time[-1]), q_PS, MountingSource.AUTOMATIC)
+
+
+def profile_id(device: DeviceInfo) -> str:
+    """The name a device's calibration profile is saved under: serial, else address."""
+    return device.serial or device.address or device.name or "default"
+
+
+def saved_mounting(device: DeviceInfo) -> FloatArray | None:
+    """The mounting from the device's saved calibration profile, if it has a usable one."""
+    try:
+        profile = load_profile(profile_id(device))
+    except CalibrationError as exc:
+        # A damaged profile must not stop the monitor: say so and calibrate automatically.
+        log.warning("ignoring the calibration profile of %s: %s", profile_id(device), exc)
+        return None
+    return None if profile is None else profile.q_PS

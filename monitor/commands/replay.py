@@ -47,6 +47,15 @@ def render(summary: ReplaySummary) -> str:
         f" lost {summary.lost} in {summary.gaps} gaps, duplicates {summary.duplicates},"
         f" malformed {summary.malformed}, reconnects {summary.reconnects}",
     ]
+    activity = summary.activity
+    if activity:
+        lines.append(
+            f"sitting {activity['sitting_min']} min in {activity['bouts']} bouts"
+            f" (longest {activity['longest_bout_min']} min, {activity['bouts_over_30_min']} over"
+            f" 30 min, {activity['bouts_over_60_min']} over 60), {activity['breaks']} breaks;"
+            f" {activity['nudges']} nudges, {activity['nudges_followed_by_break']} followed by a"
+            " break"
+        )
     if summary.app_events:
         lines.append(
             "app events: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.app_events.items()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import math
 import os
@@ -11,12 +12,12 @@ import shutil
 import sys
 from typing import TextIO
 
-import numpy as np
-
 from monitor.commands.record import recorder_from_args
-from monitor.live import LiveStream, stream_for
-from monitor.recording import RecordingTransport
-from monitor.stream import MalformedPacket, SampleBatch, StreamEvent, StreamGap
+from monitor.live import LiveStream, live_pipeline, stream_for
+from monitor.nudge import NudgeOutcome, NudgeShown
+from monitor.pipeline import PipelineStep
+from monitor.recording import RecordingTransport, SessionRecorder
+from monitor.stream import MalformedPacket, StreamEvent, StreamGap
 from monitor.transport import Transport, open_transport
 from monitor.transport.ble import RADIO_ENV_VAR, StreamSettings, scan
 from monitor.transport.items import LinkEvent, LinkEventKind
@@ -42,13 +43,17 @@ class StatusLine:
         self.live = live
         self.out = out
         self.tty = out.isatty()
-        self.last_acc = np.zeros(3)
-        self.last_gyr_dps = 0.0
+        self.sagittal = self.frontal = math.nan
 
-    def on_batch(self, batch: SampleBatch) -> None:
-        self.last_acc = batch.acc.mean(axis=0)
-        if batch.gyr is not None:
-            self.last_gyr_dps = math.degrees(float(np.linalg.norm(batch.gyr.mean(axis=0))))
+    def on_step(self, step: PipelineStep) -> None:
+        if step.tilt is not None and len(step.tilt):
+            self.sagittal = float(step.tilt.sagittal_deg[-1])
+            self.frontal = float(step.tilt.frontal_deg[-1])
+        if step.mounting is not None:
+            self._say(f"mounting: {step.mounting.source.value}")
+        for nudge in step.nudges:
+            if isinstance(nudge, NudgeShown):
+                self._say(f"\a{nudge.level.value} nudge: {nudge.reason} {nudge.suggestion.text()}")
 
     def on_event(self, event: StreamEvent | LinkEvent) -> None:
         if isinstance(event, StreamGap):
@@ -68,15 +73,20 @@ class StatusLine:
     def render(self) -> str:
         stats = self.live.assembler.stats
         link = self.live.link
-        # Inclination of the sensor's z axis from vertical: a sign of life, not pelvic tilt.
-        norm = float(np.linalg.norm(self.last_acc)) or 1.0
-        incline = math.degrees(math.acos(max(-1.0, min(1.0, float(self.last_acc[2]) / norm))))
+        snap = self.live.pipeline.latest_snapshot
         battery = f"{link.battery_percent}%" if link.battery_percent is not None else "?"
         state = f"{link.rate_hz} Hz" if link.streaming else "waiting"
+        activity = "…"
+        if snap is not None:
+            activity = f"{snap.posture.value} {snap.zone.value.replace('_', ' ')}"
+            if snap.sitting_bout_start is not None:
+                activity += f" {snap.sitting_bout_s / 60:.0f} min"
+        calibrated = "" if self.live.pipeline.calibrated else " (uncalibrated)"
         line = (
-            f"{link.device_name or 'sensor'} {state} · {stats.samples} samples"
+            f"{activity} · sagittal {self.sagittal:+.1f}° frontal {self.frontal:+.1f}°{calibrated}"
+            f" · {link.device_name or 'sensor'} {state} · {stats.samples} samples"
             f" · lost {stats.lost} · dup {stats.duplicates} · reconnects {stats.reconnects}"
-            f" · battery {battery} · z {incline:.0f}° from up · turning {self.last_gyr_dps:.1f} °/s"
+            f" · battery {battery}"
         )
         width = shutil.get_terminal_size((100, 24)).columns - 1
         return line if not self.tty or len(line) <= width else line[: width - 1] + "…"
@@ -92,9 +102,21 @@ class StatusLine:
             self.out.flush()
 
 
+def record_step(recorder: SessionRecorder, step: PipelineStep) -> None:
+    """What the pipeline decided goes into the recording beside the raw packets."""
+    if step.mounting is not None:
+        change = step.mounting
+        recorder.record_event(
+            change.t, "mounting", {"source": change.source.value, "q_PS": change.q_PS.tolist()}
+        )
+    for event in step.nudges:
+        t = event.t_resolved if isinstance(event, NudgeOutcome) else event.t
+        recorder.record_event(t, type(event).__name__, dataclasses.asdict(event))
+
+
 async def run_stream(args: argparse.Namespace) -> int:
     recorder = recorder_from_args(args)
-    live = LiveStream()
+    live = live_pipeline()
     status = None if args.json else StatusLine(live, sys.stdout)
     printer = asyncio.create_task(status.run()) if status is not None else None
     seconds = args.seconds if args.seconds is not None else math.inf
@@ -105,12 +127,19 @@ async def run_stream(args: argparse.Namespace) -> int:
             print(f"recording to {recorder.path}")
     try:
         async with transport:
+
+            def on_step(step: PipelineStep) -> None:
+                if status is not None:
+                    status.on_step(step)
+                if recorder is not None:
+                    record_step(recorder, step)
+
             await stream_for(
                 transport,
                 seconds,
                 live=live,
-                on_batch=status.on_batch if status else None,
                 on_event=status.on_event if status else None,
+                on_step=on_step,
             )
     finally:
         if printer is not None:

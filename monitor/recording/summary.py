@@ -12,7 +12,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from monitor.live import LiveStream, stream_for
+from monitor.live import LiveStream, live_pipeline, stream_for
+from monitor.pipeline import PipelineStep
 from monitor.stream import SampleBatch, StreamEvent, StreamGap
 from monitor.transport.items import LinkEvent
 from monitor.transport.replay import ReplayTransport
@@ -42,6 +43,7 @@ class ReplaySummary:
     app_events: dict[str, int]
     calibrations: int
     notices: list[str]
+    activity: dict[str, object]  # sitting time, bouts, breaks, zones, nudges (re-computed)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -52,6 +54,8 @@ async def summarise_replay(
     *,
     on_batch: Callable[[SampleBatch], None] | None = None,
     on_event: Callable[[StreamEvent | LinkEvent], None] | None = None,
+    on_step: Callable[[PipelineStep], None] | None = None,
+    live: LiveStream | None = None,
 ) -> ReplaySummary:
     """Play ``transport`` (entered already) to its end through the stream assembler."""
     recording = transport.recording
@@ -69,7 +73,12 @@ async def summarise_replay(
             on_event(event)
 
     live = await stream_for(
-        transport, math.inf, live=LiveStream(), on_batch=on_batch, on_event=count
+        transport,
+        math.inf,
+        live=live or live_pipeline(),
+        on_batch=on_batch,
+        on_event=count,
+        on_step=on_step,
     )
     stream = live.summary()
     info = recording.info
@@ -98,4 +107,5 @@ async def summarise_replay(
         app_events=dict(Counter(e.kind for e in recording.app_events())),
         calibrations=len(recording.calibrations()),
         notices=transport.notices,
+        activity=stream.activity,
     )

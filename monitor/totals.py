@@ -1,0 +1,85 @@
+"""The day's figures, accumulated from the activity stream: what reports and the UI show.
+
+Pure: fed the same snapshots and nudge events, live or from a replay, it gives the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from monitor.activity import ActivitySnapshot, Posture, TiltZone
+from monitor.nudge import NudgeEvent, NudgeOutcome, NudgeShown
+
+MAX_STEP_S = 5.0  # a longer silence between snapshots (a gap) counts as nothing
+
+
+@dataclass(slots=True)
+class ActivityTotals:
+    seconds_by_posture: defaultdict[Posture, float] = field(
+        default_factory=lambda: defaultdict(float)
+    )
+    # Time per tilt zone while sitting or standing.
+    seconds_by_zone: defaultdict[TiltZone, float] = field(
+        default_factory=lambda: defaultdict(float)
+    )
+    bouts: list[tuple[float, float]] = field(default_factory=list)  # closed: (start, end)
+    open_bout: tuple[float, float] | None = None
+    nudges_shown: int = 0
+    nudges_followed: int = 0
+    nudges_resolved: int = 0
+    _last_t: float | None = None
+
+    def add_snapshot(self, snap: ActivitySnapshot) -> None:
+        if self._last_t is not None:
+            step = snap.t - self._last_t
+            if 0 < step <= MAX_STEP_S:
+                self.seconds_by_posture[snap.posture] += step
+                if snap.posture in (Posture.SITTING, Posture.STANDING):
+                    self.seconds_by_zone[snap.zone] += step
+        self._last_t = snap.t
+        start = snap.sitting_bout_start
+        if self.open_bout is not None and start != self.open_bout[0]:
+            self.bouts.append(self.open_bout)  # a real break ended it
+            self.open_bout = None
+        # A bout runs from its start to the last moment sat in it; short stand-ups inside it
+        # (shorter than a real break) neither end nor lengthen it.
+        if start is not None and (self.open_bout is None or snap.posture is Posture.SITTING):
+            self.open_bout = (start, snap.t)
+
+    def add_nudge_event(self, event: NudgeEvent) -> None:
+        if isinstance(event, NudgeShown):
+            self.nudges_shown += 1
+        elif isinstance(event, NudgeOutcome):
+            self.nudges_resolved += 1
+            self.nudges_followed += event.followed
+
+    @property
+    def all_bouts(self) -> list[tuple[float, float]]:
+        return self.bouts + ([self.open_bout] if self.open_bout is not None else [])
+
+    @property
+    def sitting_s(self) -> float:
+        return self.seconds_by_posture[Posture.SITTING]
+
+    @property
+    def breaks(self) -> int:
+        """Real breaks: sitting bouts that ended with the wearer upright for long enough."""
+        return len(self.bouts)
+
+    def summary(self) -> dict[str, object]:
+        lengths = [end - start for start, end in self.all_bouts]
+        return {
+            "sitting_min": round(self.sitting_s / 60, 1),
+            "standing_min": round(self.seconds_by_posture[Posture.STANDING] / 60, 1),
+            "walking_min": round(self.seconds_by_posture[Posture.WALKING] / 60, 1),
+            "lying_min": round(self.seconds_by_posture[Posture.LYING] / 60, 1),
+            "bouts": len(lengths),
+            "bouts_over_30_min": sum(s > 30 * 60 for s in lengths),
+            "bouts_over_60_min": sum(s > 60 * 60 for s in lengths),
+            "longest_bout_min": round(max(lengths, default=0.0) / 60, 1),
+            "breaks": self.breaks,
+            "zone_min": {z.value: round(self.seconds_by_zone[z] / 60, 1) for z in TiltZone},
+            "nudges": self.nudges_shown,
+            "nudges_followed_by_break": self.nudges_followed,
+        }
