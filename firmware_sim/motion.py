@@ -262,16 +262,16 @@ class MotionState:
     """Ground truth at the requested times (arrays have N rows)."""
 
     t: FloatArray  # s, true time
-    q_EP: FloatArray  # noqa: N815  (N, 4) pelvis → earth
+    q_EP: FloatArray
     sagittal_deg: FloatArray
     frontal_deg: FloatArray
     heading_deg: FloatArray  # pelvis heading, unwrapped
     activity: NDArray[np.int8]
     zone: NDArray[np.int8]
-    omega_P: FloatArray  # noqa: N815  (N, 3) rad/s, pelvis angular velocity in the pelvis frame
-    specific_force_P: FloatArray  # noqa: N815  (N, 3) m/s², (a − g) in the pelvis frame
-    accel_E: FloatArray  # noqa: N815  (N, 3) m/s², linear acceleration of the sensor point, earth frame
-    velocity_E: FloatArray  # noqa: N815  (N, 3) m/s, its velocity
+    omega_P: FloatArray
+    specific_force_P: FloatArray
+    accel_E: FloatArray
+    velocity_E: FloatArray
 
 
 # --- compiling segments into smooth signals --------------------------------------------------

@@ -50,7 +50,7 @@ class SimulatedRecording:
     acc_counts: NDArray[np.int16]  # (N, 3)
     gyr_counts: NDArray[np.int16]  # (N, 3)
     saturated: NDArray[np.bool_]  # (N,) any axis of acc or gyro clipped
-    q_EP: FloatArray  # noqa: N815  (N, 4) true pelvis orientation
+    q_EP: FloatArray
     sagittal_deg: FloatArray  # (N,)
     frontal_deg: FloatArray  # (N,)
     heading_deg: FloatArray  # (N,) pelvis heading, unwrapped
@@ -69,7 +69,7 @@ class SensorTruth:
 
     t: FloatArray  # sensor time
     t_true: FloatArray
-    q_EP: FloatArray  # noqa: N815
+    q_EP: FloatArray
     sagittal_deg: FloatArray
     frontal_deg: FloatArray
     heading_deg: FloatArray
@@ -86,7 +86,7 @@ class _Block:
     acc: FloatArray
     gyr: FloatArray
     bias: FloatArray
-    q_EP: FloatArray  # noqa: N815
+    q_EP: FloatArray
     sagittal_deg: FloatArray
     frontal_deg: FloatArray
     heading_deg: FloatArray
