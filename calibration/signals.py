@@ -24,19 +24,43 @@ def moving_std(x: npt.ArrayLike, window: int) -> FloatArray:
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim == 1:
         arr = arr[:, None]
-    n = len(arr)
+    n, dims = arr.shape
     if n == 0:
         return np.zeros(0)
     half = max(window // 2, 1)
-    c1 = np.concatenate([np.zeros((1, arr.shape[1])), np.cumsum(arr, axis=0)])
-    c2 = np.concatenate([np.zeros((1, arr.shape[1])), np.cumsum(arr * arr, axis=0)])
-    idx = np.arange(n)
-    lo = np.clip(idx - half, 0, n)
-    hi = np.clip(idx + half + 1, 0, n)
-    count = (hi - lo)[:, None]
-    mean = (c1[hi] - c1[lo]) / count
-    var = (c2[hi] - c2[lo]) / count - mean * mean
-    return np.sqrt(np.maximum(var.sum(axis=1), 0.0))
+    width = 2 * half + 1
+    # Window sums from prefix sums, a block at a time: each block's samples with half a window
+    # either side (zeros beyond the recording), centred on the block's mean. The prefix sums
+    # stay as small as a block's, so their differences keep their precision in a recording of
+    # any length, and each block works in the cache.
+    block = max(8192, width)
+    out = np.empty(n)
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        lo, hi = max(start - half, 0), min(stop + half, n)
+        m, pad = stop - start, lo - (start - half)
+        seg = np.zeros((dims, m + 2 * half))
+        core = seg[:, pad : pad + hi - lo]
+        core[:] = arr[lo:hi].T
+        centre = core.mean(axis=1)
+        core -= np.where(np.isfinite(centre), centre, 0.0)[:, None]
+        prefix = np.zeros((dims, m + 2 * half + 1))
+        np.cumsum(seg, axis=1, out=prefix[:, 1:])
+        # sample i's window is seg[i : i + width]
+        mean = prefix[:, width : width + m] - prefix[:, :m]
+        squares = np.zeros(m + 2 * half + 1)
+        np.cumsum(np.einsum("ij,ij->j", seg, seg), out=squares[1:])
+        var = squares[width : width + m] - squares[:m]
+        if lo == 0 or hi == n:  # windows cut by the ends of the recording
+            i = np.arange(start, stop)
+            count = np.minimum(i + half + 1, n) - np.maximum(i - half, 0)
+        else:
+            count = np.full(m, width)
+        mean /= count
+        var /= count
+        var -= np.einsum("ij,ij->j", mean, mean)
+        out[start:stop] = np.sqrt(np.maximum(var, 0.0))
+    return out
 
 
 def still_mask(
@@ -136,18 +160,19 @@ def track_up(
     gain = dt / tau_s
     norms = np.linalg.norm(a, axis=1, keepdims=True)
     a_unit = np.divide(a, norms, out=np.zeros_like(a), where=norms > 0)
-    out = np.empty_like(a)
     u = np.array(up0, dtype=np.float64)
     u /= np.linalg.norm(u)
-    # A Python loop over one bout (a few thousand samples) costs milliseconds.
-    for k in range(len(a)):
-        wx, wy, wz = w[k] * dt
-        ux, uy, uz = u
-        u = np.array([ux + uy * wz - uz * wy, uy + uz * wx - ux * wz, uz + ux * wy - uy * wx])
-        u += gain * (a_unit[k] - u)
-        u /= math.sqrt(float(u @ u))
-        out[k] = u
-    return out
+    ux, uy, uz = u.tolist()
+    # A Python loop over one bout (a few thousand samples), on Python floats: a numpy call per
+    # sample would cost several times the arithmetic.
+    out: list[tuple[float, float, float]] = []
+    for (wx, wy, wz), (ax, ay, az) in zip((w * dt).tolist(), a_unit.tolist(), strict=True):
+        x, y, z = ux + uy * wz - uz * wy, uy + uz * wx - ux * wz, uz + ux * wy - uy * wx
+        x, y, z = x + gain * (ax - x), y + gain * (ay - y), z + gain * (az - z)
+        norm = math.sqrt(x * x + y * y + z * z)
+        ux, uy, uz = x / norm, y / norm, z / norm
+        out.append((ux, uy, uz))
+    return np.array(out, dtype=np.float64).reshape(-1, 3)
 
 
 __all__ = [

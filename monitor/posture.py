@@ -33,8 +33,10 @@ from monitor.activity import ActivitySnapshot, Posture, TiltZone, Transition, Tr
 from monitor.errors import MonitorError
 
 FloatArray = npt.NDArray[np.float64]
+Vec3 = tuple[float, float, float]
 
 G = 9.80665  # m/s², standard gravity
+_BLOCK_FRAMES = 1024  # frames whose features are computed together (bounds the memory used)
 
 
 class PostureConfigError(MonitorError, ValueError):
@@ -149,8 +151,8 @@ class PelvisSamples:
     """
 
     t: FloatArray  # (n,)
-    acc_P: FloatArray  # noqa: N815  (n, 3)
-    gyr_P: FloatArray  # noqa: N815  (n, 3)
+    acc_P: FloatArray
+    gyr_P: FloatArray
     sagittal_deg: FloatArray  # (n,)
     frontal_deg: FloatArray  # (n,)
 
@@ -202,6 +204,18 @@ class PelvisSamples:
         )
 
 
+def _concat(parts: Sequence[PelvisSamples]) -> PelvisSamples:
+    if len(parts) == 1:
+        return parts[0]
+    return PelvisSamples(
+        np.concatenate([p.t for p in parts]),
+        np.concatenate([p.acc_P for p in parts]),
+        np.concatenate([p.gyr_P for p in parts]),
+        np.concatenate([p.sagittal_deg for p in parts]),
+        np.concatenate([p.frontal_deg for p in parts]),
+    )
+
+
 def up_from_tilt(sagittal_deg: npt.ArrayLike, frontal_deg: npt.ArrayLike) -> FloatArray:
     """Earth up in the pelvis frame from the tilt angles (the inverse of ``tilt_from_up``)."""
     s = np.radians(np.asarray(sagittal_deg, dtype=np.float64))
@@ -209,9 +223,12 @@ def up_from_tilt(sagittal_deg: npt.ArrayLike, frontal_deg: npt.ArrayLike) -> Flo
     return np.stack([-np.sin(s), np.cos(s) * np.sin(f), np.cos(s) * np.cos(f)], axis=-1)
 
 
-def _angle_deg(u: FloatArray, v: FloatArray) -> float:
-    c = float(np.dot(u, v) / (np.linalg.norm(u) * np.linalg.norm(v)))
-    return math.degrees(math.acos(min(1.0, max(-1.0, c))))
+def _angle_deg(u: Vec3, v: Vec3) -> float:
+    # 3-vectors as Python floats: a numpy call per frame costs more than the arithmetic
+    dot = u[0] * v[0] + u[1] * v[1] + u[2] * v[2]
+    nu = math.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
+    nv = math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+    return math.degrees(math.acos(min(1.0, max(-1.0, dot / (nu * nv)))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +278,7 @@ class _Frame:
 
     start: float
     end: float
-    up: FloatArray  # mean earth up in the pelvis frame (unit)
+    up: Vec3  # mean earth up in the pelvis frame (unit)
     sagittal: float
     frontal: float
     incl: float  # degrees between earth up and pelvis up
@@ -269,6 +286,7 @@ class _Frame:
     moving: bool
     rot_deg: float  # integrated horizontal rotation in the frame
     av: FloatArray  # vertical acceleration samples, m/s² (gravity removed)
+    av_mean: float  # their mean
     dt: float  # s per sample
 
 
@@ -287,9 +305,9 @@ class _State:
     posture: Posture = Posture.UNKNOWN
     upright: Posture = Posture.UNKNOWN  # SITTING or STANDING: the still upright state
     lying: bool = False
-    proto_stand: FloatArray | None = None
-    proto_sit: FloatArray | None = None
-    last_still_up: FloatArray | None = None
+    proto_stand: Vec3 | None = None
+    proto_sit: Vec3 | None = None
+    last_still_up: Vec3 | None = None
     last_still_av: float | None = None
     burst: _Burst | None = None
     walk_run_s: float = 0.0
@@ -321,7 +339,8 @@ class PostureClassifier:
         self._t0: float | None = None
         self._frame_index = 0
         self._pending: list[PelvisSamples] = []
-        self._history: list[FloatArray] = []  # recent frames' (t, vertical acc) for walking
+        # the last usable frames as (t, vertical acc), for the walking window
+        self._history: list[tuple[FloatArray, FloatArray]] = []
         self._state = _State(sitting_baseline=self.config.sitting_baseline_deg)
         self._last_t = -math.inf
 
@@ -346,84 +365,215 @@ class PostureClassifier:
         if self._t0 is None:
             self._t0 = float(t[0])
         idx = np.floor((t - self._t0) / self.config.frame_s).astype(np.int64)
+        if int(idx[-1]) == self._frame_index:  # all of it in the frame in progress (live)
+            self._pending.append(samples)
+            return PostureUpdate((), ())
+        if self._pending:  # the frame in progress goes on in this batch, or ends before it
+            held = _concat(self._pending)
+            self._pending = []
+            idx = np.concatenate([np.full(len(held), self._frame_index, dtype=np.int64), idx])
+            samples = _concat([held, samples])
+        bounds = np.concatenate([[0], np.flatnonzero(idx[1:] != idx[:-1]) + 1, [len(idx)]])
         snaps: list[ActivitySnapshot] = []
         trans: list[Transition] = []
-        lo = 0
-        while lo < n:
-            k = int(idx[lo])
-            if k != self._frame_index:
-                self._close_frame(snaps, trans)
-                self._frame_index = k
-            hi = int(np.searchsorted(idx, k, side="right"))
-            self._pending.append(samples.slice(lo, hi))
-            lo = hi
+        # every frame but the last is complete: a sample of a later frame has arrived
+        self._close_frames(samples, bounds[:-1], idx[bounds[:-2]], snaps, trans)
+        last = int(bounds[-2])
+        self._frame_index = int(idx[last])
+        self._pending = [samples.slice(last, len(samples))]
         return PostureUpdate(tuple(snaps), tuple(trans))
 
     def flush(self) -> PostureUpdate:
         """Decide the frame in progress (end of a recording)."""
         snaps: list[ActivitySnapshot] = []
         trans: list[Transition] = []
-        self._close_frame(snaps, trans)
+        if self._pending:
+            held = _concat(self._pending)
+            self._pending = []
+            bounds = np.array([0, len(held)], dtype=np.int64)
+            frame = np.array([self._frame_index], dtype=np.int64)
+            self._close_frames(held, bounds, frame, snaps, trans)
         return PostureUpdate(tuple(snaps), tuple(trans))
 
     # --- frame features ------------------------------------------------------------------------
 
-    def _close_frame(self, snaps: list[ActivitySnapshot], trans: list[Transition]) -> None:
-        if not self._pending or self._t0 is None:
-            return
-        parts = self._pending
-        self._pending = []
+    def _close_frames(
+        self,
+        x: PelvisSamples,
+        bounds: npt.NDArray[np.int64],
+        frames: npt.NDArray[np.int64],
+        snaps: list[ActivitySnapshot],
+        trans: list[Transition],
+    ) -> None:
+        """Decide frames ``frames`` (indices from ``t0``), ``x[bounds[i]:bounds[i + 1]]`` each.
+
+        The features of many frames are computed together (whole-array numpy), a block at a
+        time; only the state machine runs frame by frame. Every feature of a frame depends on
+        its own samples (and the walking window's) alone, so how a recording is cut into
+        batches and blocks does not change any result.
+        """
+        for b in range(0, len(frames), _BLOCK_FRAMES):
+            e = min(b + _BLOCK_FRAMES, len(frames))
+            lo, hi = int(bounds[b]), int(bounds[e])
+            block = bounds[b : e + 1] - lo
+            self._close_block(x.slice(lo, hi), block, frames[b:e], snaps, trans)
+
+    def _close_block(
+        self,
+        x: PelvisSamples,
+        bounds: npt.NDArray[np.int64],
+        frames: npt.NDArray[np.int64],
+        snaps: list[ActivitySnapshot],
+        trans: list[Transition],
+    ) -> None:
         cfg = self.config
-        t = np.concatenate([p.t for p in parts])
-        acc = np.concatenate([p.acc_P for p in parts])
-        gyr = np.concatenate([p.gyr_P for p in parts])
-        sag = np.concatenate([p.sagittal_deg for p in parts])
-        fro = np.concatenate([p.frontal_deg for p in parts])
-        start = self._t0 + self._frame_index * cfg.frame_s
-        end = start + cfg.frame_s
+        assert self._t0 is not None
+        start: FloatArray = (self._t0 + frames * cfg.frame_s).astype(np.float64)
+        end: FloatArray = start + cfg.frame_s
+        acc, gyr, sag, fro = x.acc_P, x.gyr_P, x.sagittal_deg, x.frontal_deg
         ok = np.isfinite(sag) & np.isfinite(fro) & np.all(np.isfinite(acc), axis=1)
         ok &= np.all(np.isfinite(gyr), axis=1)
-        if not np.any(ok):
-            self._history.clear()
-            self._emit_unknown(start, end, snaps)
+        t = x.t
+        if ok.all():
+            count = np.diff(bounds)
+        else:  # drop the unusable samples; a frame with none left is unknown
+            count = np.add.reduceat(ok.astype(np.int64), bounds[:-1])
+            t, acc, gyr, sag, fro = t[ok], acc[ok], gyr[ok], sag[ok], fro[ok]
+        good = count > 0
+        if not good.any():
+            self._history = []
+            for t_start, t_end in zip(start.tolist(), end.tolist(), strict=True):
+                self._emit_unknown(t_start, t_end, snaps)
             return
-        t, acc, gyr, sag, fro = t[ok], acc[ok], gyr[ok], sag[ok], fro[ok]
-        u = up_from_tilt(sag, fro)
-        up = u.mean(axis=0)
-        up /= np.linalg.norm(up)
-        sag_m, fro_m = (float(x) for x in _tilt_from_up(up))
-        incl = math.degrees(math.acos(min(1.0, max(-1.0, float(up[2])))))
-        av = np.einsum("ij,ij->i", acc, u) - G  # vertical acceleration
-        gh = gyr - np.einsum("ij,ij->i", gyr, u)[:, None] * u  # rotation about horizontal axes
-        gh_mag = np.linalg.norm(gh, axis=1)
-        dt = cfg.frame_s / len(t)
-        rot_deg = math.degrees(float(np.sum(gh_mag)) * dt)
-        gh_rms = math.sqrt(float(np.mean(gh_mag**2)))
-        acc_std = float(np.std(np.linalg.norm(acc, axis=1)))
-        moving = gh_rms > cfg.move_gyr or acc_std > cfg.move_acc
-        walking = self._walking(t, av, start)
-        frame = _Frame(start, end, up, sag_m, fro_m, incl, walking, moving, rot_deg, av, dt)
-        self._step(frame, snaps, trans)
+        n = count[good]
+        first = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
 
-    def _walking(self, t: FloatArray, av: FloatArray, start: float) -> bool:
+        def total(v: FloatArray) -> FloatArray:
+            out: FloatArray = np.add.reduceat(v, first)
+            return out
+
+        # earth up per sample (up_from_tilt), its mean per frame, and the frame's tilt
+        s, f = np.radians(sag), np.radians(fro)
+        cs = np.cos(s)
+        ux, uy, uz = -np.sin(s), cs * np.sin(f), cs * np.cos(f)
+        mx, my, mz = total(ux) / n, total(uy) / n, total(uz) / n
+        norm = np.sqrt(mx * mx + my * my + mz * mz)
+        upx, upy, upz = mx / norm, my / norm, mz / norm
+        sag_m = np.degrees(np.arctan2(-upx, np.hypot(upy, upz)))
+        fro_m = np.degrees(np.arctan2(upy, upz))
+        incl = np.degrees(np.arccos(np.clip(upz, -1.0, 1.0)))
+        # vertical acceleration; rotation about horizontal axes; spread of |acc|
+        ax, ay, az = acc[:, 0], acc[:, 1], acc[:, 2]
+        av = ax * ux + ay * uy + az * uz - G
+        gx, gy, gz = gyr[:, 0], gyr[:, 1], gyr[:, 2]
+        gu = gx * ux + gy * uy + gz * uz
+        hx, hy, hz = gx - gu * ux, gy - gu * uy, gz - gu * uz
+        gh_mag = np.sqrt(hx * hx + hy * hy + hz * hz)
+        dt = cfg.frame_s / n
+        rot_deg = np.degrees(total(gh_mag) * dt)
+        gh_rms = np.sqrt(total(gh_mag * gh_mag) / n)
+        amag = np.sqrt(ax * ax + ay * ay + az * az)
+        dev = amag - np.repeat(total(amag) / n, n)
+        acc_std = np.sqrt(total(dev * dev) / n)
+        moving = (gh_rms > cfg.move_gyr) | (acc_std > cfg.move_acc)
+        walking = self._walking(t, av, n, good, end[good])
+        av_mean = total(av) / n
+
+        g = 0
+        offsets = [*first.tolist(), len(av)]
+        rows = zip(
+            upx.tolist(),
+            upy.tolist(),
+            upz.tolist(),
+            sag_m.tolist(),
+            fro_m.tolist(),
+            incl.tolist(),
+            walking.tolist(),
+            moving.tolist(),
+            rot_deg.tolist(),
+            av_mean.tolist(),
+            dt.tolist(),
+            strict=True,
+        )
+        for t_start, t_end, usable in zip(start.tolist(), end.tolist(), good.tolist(), strict=True):
+            if not usable:
+                self._emit_unknown(t_start, t_end, snaps)
+                continue
+            ex, ey, ez, sg, fr, inc, walk, move, rot, avm, step = next(rows)
+            frame_av = av[offsets[g] : offsets[g + 1]]
+            g += 1
+            frame = _Frame(
+                t_start, t_end, (ex, ey, ez), sg, fr, inc, walk, move, rot, frame_av, avm, step
+            )
+            self._step(frame, snaps, trans)
+
+    def _walking(
+        self,
+        t: FloatArray,
+        av: FloatArray,
+        n: npt.NDArray[np.int64],
+        good: npt.NDArray[np.bool_],
+        end: FloatArray,
+    ) -> npt.NDArray[np.bool_]:
+        """Walking for each usable frame (``n`` samples each, ending at ``end``).
+
+        The window is the frame and the ``walk_window_s / frame_s - 1`` usable frames before it
+        (an unknown frame, ``~good``, clears them), cut to ``walk_window_s`` before the frame's
+        end. Windows of one length are checked together; a window's numbers depend on its own
+        samples alone.
+        """
         cfg = self.config
-        self._history.append(np.stack([t, av]))
         keep = max(1, round(cfg.walk_window_s / cfg.frame_s))
-        self._history = self._history[-keep:]
-        win = np.concatenate(self._history, axis=1)
-        win = win[:, win[0] >= start + cfg.frame_s - cfg.walk_window_s - 1e-9]
-        if win.shape[1] < 8:
-            return False
-        x = win[1] - win[1].mean()
-        var = float(np.mean(x**2))
-        if var < cfg.walk_std**2:
-            return False
-        rate = (win.shape[1] - 1) / max(float(win[0, -1] - win[0, 0]), 1e-9)
-        power = np.abs(np.fft.rfft(x)) ** 2
-        freq = np.fft.rfftfreq(x.size, 1.0 / rate)
-        lo, hi = cfg.walk_band_hz
-        band = float(np.sum(power[(freq >= lo) & (freq <= hi)]))
-        return band >= cfg.walk_band_frac * float(np.sum(power[1:]))
+        hist = self._history
+        h = len(hist)
+        tc = np.concatenate([*(p[0] for p in hist), t])
+        avc = np.concatenate([*(p[1] for p in hist), av])
+        sizes = np.concatenate([np.array([len(p[0]) for p in hist], dtype=np.int64), n])
+        stop = np.cumsum(sizes)
+        begin = stop - sizes
+        # position (in history + usable frames) of the first frame after the last unknown one
+        nf = len(good)
+        # usable frames before each frame of the block
+        before: npt.NDArray[np.int64] = np.cumsum(good) - good
+        unknown = np.maximum.accumulate(np.where(good, -1, np.arange(nf)))
+        barrier = np.where(unknown >= 0, h + before[np.maximum(unknown, 0)], 0)
+        pos = h + np.arange(len(n))
+        oldest = np.maximum(pos - keep + 1, barrier[good])
+        hi = stop[pos]
+        thr = end - cfg.walk_window_s - 1e-9
+        lo = np.maximum(begin[oldest], np.searchsorted(tc, thr, side="left"))
+        # what the next block needs: the last keep - 1 usable frames since an unknown one
+        keep_from = max(len(sizes) - (keep - 1), int(barrier[-1]) if good[-1] else len(sizes))
+        self._history = [
+            (tc[a:b].copy(), avc[a:b].copy())
+            for a, b in zip(begin[keep_from:].tolist(), stop[keep_from:].tolist(), strict=True)
+        ]
+
+        walking = np.zeros(len(n), dtype=bool)
+        size = hi - lo
+        blo, bhi = cfg.walk_band_hz
+        for m in np.unique(size[size >= 8]).tolist():
+            win = np.flatnonzero(size == m)
+            x = avc[lo[win, None] + np.arange(m)]
+            x -= x.mean(axis=1, keepdims=True)
+            var = np.mean(x**2, axis=1)
+            big = var >= cfg.walk_std**2
+            win, x = win[big], x[big]
+            if not len(win):
+                continue
+            rate = (m - 1) / np.maximum(tc[hi[win] - 1] - tc[lo[win]], 1e-9)
+            power = np.abs(np.fft.rfft(x, axis=1)) ** 2
+            # np.fft.rfftfreq(m, 1 / rate) per window; the band is a run of bins [a, b)
+            freq = np.arange(m // 2 + 1) * (1.0 / (m * (1.0 / rate)))[:, None]
+            a = np.count_nonzero(freq < blo, axis=1)
+            b = np.count_nonzero(freq <= bhi, axis=1)
+            band = np.zeros(len(win))
+            for ab in np.unique(np.stack([a, b], axis=1), axis=0).tolist():
+                same = (a == ab[0]) & (b == ab[1])
+                if ab[1] > ab[0]:
+                    band[same] = power[same, ab[0] : ab[1]].sum(axis=1)
+            walking[win] = band >= cfg.walk_band_frac * power[:, 1:].sum(axis=1)
+        return walking
 
     # --- the state machine ---------------------------------------------------------------------
 
@@ -506,7 +656,7 @@ class PostureClassifier:
             trans.append(Transition(t_mid, kind))
         s.upright = new
         s.last_still_up = f.up
-        s.last_still_av = float(np.mean(f.av))
+        s.last_still_av = f.av_mean
         a = cfg.prototype_alpha
         if new is Posture.STANDING:
             s.proto_stand = f.up if s.proto_stand is None else _blend(s.proto_stand, f.up, a)
@@ -514,7 +664,7 @@ class PostureClassifier:
             s.proto_sit = f.up if s.proto_sit is None else _blend(s.proto_sit, f.up, a)
         return new
 
-    def _after_transition(self, was: Posture, up: FloatArray, dh: float) -> Posture:
+    def _after_transition(self, was: Posture, up: Vec3, dh: float) -> Posture:
         """After a sit-down/stand-up-like burst: flip the state if the posture really changed.
 
         Two kinds of evidence, either is enough:
@@ -552,7 +702,7 @@ class PostureClassifier:
         The accelerometer's bias along the vertical changes with the orientation, so the
         baseline is the still level before the burst moving linearly to the level after it.
         """
-        post = float(np.mean(f.av))
+        post = f.av_mean
         pre = self._state.last_still_av
         pre = post if pre is None else pre
         av = np.concatenate(burst.av)
@@ -560,14 +710,14 @@ class PostureClassifier:
         v = np.cumsum(av) * burst.dt
         return float(np.sum(v) * burst.dt)
 
-    def _nearest(self, up: FloatArray) -> Posture:
+    def _nearest(self, up: Vec3) -> Posture:
         """Sitting or standing for a still upright orientation with no transition to go by."""
         s = self._state
         cfg = self.config
         if s.proto_stand is not None:
             near = _angle_deg(up, s.proto_stand) < cfg.stand_match_deg
             return Posture.STANDING if near else Posture.SITTING
-        incl = math.degrees(math.acos(min(1.0, max(-1.0, float(up[2])))))
+        incl = math.degrees(math.acos(min(1.0, max(-1.0, up[2]))))
         return Posture.SITTING if incl >= cfg.sit_tilt_deg else Posture.STANDING
 
     # --- bouts, zones, snapshots ---------------------------------------------------------------
@@ -672,16 +822,11 @@ class PostureClassifier:
         )
 
 
-def _blend(p: FloatArray, q: FloatArray, a: float) -> FloatArray:
-    v = (1 - a) * p + a * q
-    out: FloatArray = v / np.linalg.norm(v)
-    return out
-
-
-def _tilt_from_up(u: FloatArray) -> tuple[float, float]:
-    sag = math.degrees(math.atan2(-u[0], math.hypot(u[1], u[2])))
-    fro = math.degrees(math.atan2(u[1], u[2]))
-    return sag, fro
+def _blend(p: Vec3, q: Vec3, a: float) -> Vec3:
+    b = 1 - a
+    x, y, z = b * p[0] + a * q[0], b * p[1] + a * q[1], b * p[2] + a * q[2]
+    n = math.sqrt(x * x + y * y + z * z)
+    return (x / n, y / n, z / n)
 
 
 def tilt_zone(
