@@ -35,3 +35,28 @@ def test_only_the_ble_transport_loads_bleak() -> None:
     assert "bleak" not in loaded_after_import("monitor.transport")
     assert "bleak" not in loaded_after_import("monitor.cli")
     assert "bleak" in loaded_after_import("monitor.transport.ble")
+
+
+def test_only_the_ui_package_loads_textual() -> None:
+    # The command line loads textual only once the dashboard opens (monitor.tui.app).
+    assert "textual" not in loaded_after_import("monitor.cli")
+    assert "textual" not in loaded_after_import("monitor.commands.dashboard")
+    assert "textual" not in loaded_after_import("monitor.live")
+    assert "textual" in loaded_after_import("monitor.tui.app")
+
+
+def test_textual_is_imported_only_inside_monitor_tui() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    offenders = [
+        str(path.relative_to(root))
+        for package in ("monitor", "calibration", "firmware_sim")
+        for path in (root / package).rglob("*.py")
+        if "tui" not in path.relative_to(root).parts[:2]
+        and any(
+            line.lstrip().startswith(("import textual", "from textual"))
+            for line in path.read_text(encoding="utf-8").splitlines()
+        )
+    ]
+    assert offenders == []

@@ -1,0 +1,80 @@
+"""The nudge: a friendly notice with the suggested movement, snooze and dismiss."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from monitor.nudge import NudgeLevel, NudgeShown
+
+if TYPE_CHECKING:
+    from monitor.tui.app import DashboardApp
+
+TITLES = {
+    NudgeLevel.GENTLE: "Time for a little movement",
+    NudgeLevel.FIRM: "Time to stand up for a few minutes",
+    NudgeLevel.TILT: "Time to change position",
+}
+
+
+class NudgeScreen(ModalScreen[None]):
+    """Shown over the dashboard (which keeps updating behind it) until answered or a break."""
+
+    DEFAULT_CSS = """
+    NudgeScreen { align: center middle; }
+    NudgeScreen > Vertical {
+        width: 70;
+        max-width: 95%;
+        height: auto;
+        max-height: 90%;
+        border: thick $warning;
+        background: $surface;
+        padding: 1 2;
+    }
+    NudgeScreen #nudge-title { text-style: bold; color: $warning; }
+    NudgeScreen #nudge-reason { margin-top: 1; }
+    NudgeScreen #nudge-move { margin-top: 1; color: $text; }
+    NudgeScreen #nudge-keys { margin-top: 1; color: $text-muted; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "app.snooze", "Snooze"),
+        Binding("d", "app.dismiss_nudge", "Dismiss"),
+        Binding("escape", "app.dismiss_nudge", "Dismiss", show=False),
+    ]
+
+    def __init__(self, nudge: NudgeShown) -> None:
+        super().__init__()
+        self.nudge = nudge
+
+    @property
+    def dashboard(self) -> DashboardApp:
+        from monitor.tui.app import DashboardApp
+
+        assert isinstance(self.app, DashboardApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(id="nudge-title")
+            yield Static(id="nudge-reason")
+            yield Static(id="nudge-move")
+            yield Static(id="nudge-keys")
+
+    def on_mount(self) -> None:
+        self.show_nudge(self.nudge)
+
+    def show_nudge(self, nudge: NudgeShown) -> None:
+        """A firmer nudge replaces the one on screen."""
+        self.nudge = nudge
+        snooze = self.dashboard.state.nudge_config.snooze_min
+        self.query_one("#nudge-title", Static).update(TITLES[nudge.level])
+        self.query_one("#nudge-reason", Static).update(nudge.reason)
+        self.query_one("#nudge-move", Static).update(nudge.suggestion.text())
+        self.query_one("#nudge-keys", Static).update(
+            f"[b]s[/b] snooze {snooze:g} min    [b]d[/b] dismiss    (or just get up)"
+        )

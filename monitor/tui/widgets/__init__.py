@@ -1,0 +1,1 @@
+"""The dashboard's widgets, one a module. Each draws from a DashboardState on `show(state)`."""

@@ -1,0 +1,63 @@
+"""Today's figures: sitting time, breaks, the longest bout, nudges, time per tilt zone."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+
+from monitor.activity import Posture, TiltZone
+from monitor.tui.format import ZONE_WORDS, bar, duration, plural, short_duration
+from monitor.tui.state import DashboardState
+from monitor.tui.widgets.panel import LivePanel
+
+
+class TotalsPanel(LivePanel):
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "totals--label",
+        "totals--value",
+        "totals--bar",
+        "totals--empty",
+    }
+    DEFAULT_CSS = """
+    TotalsPanel > .totals--label { color: $text-muted; }
+    TotalsPanel > .totals--value { text-style: bold; }
+    TotalsPanel > .totals--bar { color: $secondary; }
+    TotalsPanel > .totals--empty { color: $panel-lighten-1; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, title="Today")
+
+    def build(self, state: DashboardState) -> Text:
+        width = max(self.content_size.width, 24)
+        totals = state.live.totals
+        label = self.style_of("totals--label")
+        value = self.style_of("totals--value")
+        out = Text(no_wrap=True, overflow="ellipsis")
+        longest = max((end - start for start, end in totals.all_bouts), default=0.0)
+        upright = (
+            totals.seconds_by_posture[Posture.STANDING] + totals.seconds_by_posture[Posture.WALKING]
+        )
+        rows = (
+            ("Sitting", duration(totals.sitting_s), f" in {plural(len(totals.all_bouts), 'bout')}"),
+            ("Upright", duration(upright), ""),
+            ("Breaks", str(totals.breaks), f" · longest bout {duration(longest)}"),
+            ("Nudges", str(totals.nudges_shown), f" · {totals.nudges_followed} followed"),
+        )
+        for name, figure, note in rows:
+            out.append(f"{name:<9}", label)
+            out.append(figure, value)
+            out.append(note + "\n", label)
+        zone_total = sum(totals.seconds_by_zone.values())
+        bar_width = max(width - 15 - 6, 4)
+        for i, zone in enumerate(TiltZone):
+            seconds = totals.seconds_by_zone[zone]
+            out.append(f"{ZONE_WORDS[zone]:<15}"[:15], label)
+            filled, empty = bar(seconds / zone_total if zone_total else 0.0, bar_width)
+            out.append(filled, self.style_of("totals--bar"))
+            out.append(empty, self.style_of("totals--empty"))
+            out.append(f"{short_duration(seconds):>6}", value)
+            if i < len(TiltZone) - 1:
+                out.append("\n")
+        return out
