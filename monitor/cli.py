@@ -88,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tiltmon {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    _add_dashboard_options(parser)  # no command: the dashboard
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_dashboard_options(commands.add_parser("dashboard", help="the live dashboard (default)"))
 
     stream = commands.add_parser("stream", help="stream samples from a sensor (headless)")
     _add_sensor_options(stream)
@@ -158,7 +160,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="wall-clock time of t = 0, e.g. 2026-11-20T09:00:00+01:00 (for quiet hours);"
         " not needed when t is already Unix time",
     )
+    _add_report_commands(commands)
     return parser
+
+
+def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = commands.add_parser(
+        "report",
+        help="a session's or a day's sitting, bouts, breaks, tilt and nudges, with a PNG timeline",
+        description="Replays the recordings through the current pipeline: figures in the"
+        " terminal, and the timeline as a PNG.",
+    )
+    report.add_argument("file", nargs="?", help="one session (default: all of --day)")
+    report.add_argument("--day", metavar="YYYY-MM-DD", help="every session of that day (today)")
+    png = report.add_mutually_exclusive_group()
+    png.add_argument("--png", metavar="PATH", help="where to draw the timeline")
+    png.add_argument("--no-png", action="store_true", help="no timeline image")
+    report.add_argument("--json", action="store_true", help="the figures as one JSON line")
+    export = commands.add_parser(
+        "export",
+        help="a session's samples (with angles and posture) and events as CSV",
+        description="Writes OUT.csv (a row per sample: t, sensor_time, ax..gz, angles, posture,"
+        " zone; `tiltmon analyze` reads it) and OUT.events.csv (t, kind, detail as JSON).",
+    )
+    export.add_argument("file", help="a session file (or its name in `tiltmon sessions`)")
+    export.add_argument("--csv", action="store_true", required=True, help="as CSV files")
+    export.add_argument("--out", metavar="PATH", help="samples file (default: FILE with .csv)")
+
+
+def _add_dashboard_options(parser: argparse.ArgumentParser) -> None:
+    _add_sensor_options(parser)
+    _add_recording_options(parser)
+    parser.add_argument("--no-notify", action="store_true", help="no desktop notifications")
 
 
 def _add_recording_options(parser: argparse.ArgumentParser) -> None:
@@ -185,9 +218,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING - 10 * args.verbose, format="%(levelname)s %(name)s: %(message)s"
     )
-    if args.command is None:
-        args = parser.parse_args(["stream", "--sim", *(argv or [])])
     try:
+        if args.command in (None, "dashboard"):
+            from monitor.commands.dashboard import run_dashboard
+
+            return asyncio.run(run_dashboard(args))
         if args.command == "stream":
             from monitor.commands.stream import run_stream
 
@@ -216,6 +251,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from monitor.commands.replay import run_replay
 
             return asyncio.run(run_replay(args))
+        if args.command == "report":
+            from monitor.commands.report import run_report
+
+            return asyncio.run(run_report(args))
+        if args.command == "export":
+            from monitor.commands.export import run_export
+
+            return asyncio.run(run_export(args))
     except KeyboardInterrupt:
         return 130
     except MonitorError as exc:

@@ -73,13 +73,23 @@ class LiveStream:
         step = self.pipeline.feed(item)
         if isinstance(item, LinkEvent):
             self.feed_link_event(item)
+        self._account(step)
+        return step
+
+    def flush(self) -> PipelineStep | None:
+        """The stream ended: what the pipeline still held (see ``Pipeline(coalesce_s=...)``)."""
+        step = self.pipeline.flush()
+        if step is not None:
+            self._account(step)
+        return step
+
+    def _account(self, step: PipelineStep) -> None:
         if step.batch is not None:
             self.note_batch(step.batch)
         for snapshot in step.snapshots:
             self.totals.add_snapshot(snapshot)
         for event in step.nudges:
             self.totals.add_nudge_event(event)
-        return step
 
     def feed_link_event(self, event: LinkEvent) -> None:
         kind = event.kind
@@ -137,8 +147,11 @@ class LiveStream:
         )
 
 
-def live_pipeline() -> LiveStream:
-    """The pipeline with the wearer's settings (config file) and saved calibrations."""
+def live_pipeline(*, coalesce_s: float = 0.0) -> LiveStream:
+    """The pipeline with the wearer's settings (config file) and saved calibrations.
+
+    ``coalesce_s``: see :class:`~monitor.pipeline.Pipeline` (for headless replays only).
+    """
     from monitor.config import load_config
     from monitor.nudge import NudgePolicy, system_local_time
     from monitor.pipeline import saved_mounting
@@ -148,6 +161,7 @@ def live_pipeline() -> LiveStream:
         pipeline=Pipeline(
             nudges=NudgePolicy(config.nudge, local_time=system_local_time),
             profile_lookup=saved_mounting,
+            coalesce_s=coalesce_s,
         )
     )
 
@@ -187,4 +201,13 @@ async def stream_for(
     except TimeoutError:
         if not deadline.expired():
             raise
+    last = live.flush()
+    if last is not None:
+        if on_event is not None:
+            for event in last.stream_events:
+                on_event(event)
+        if last.batch is not None and on_batch is not None:
+            on_batch(last.batch)
+        if on_step is not None:
+            on_step(last)
     return live

@@ -6,6 +6,7 @@ Pure: fed the same snapshots and nudge events, live or from a replay, it gives t
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from monitor.activity import ActivitySnapshot, Posture, TiltZone
@@ -25,6 +26,11 @@ class ActivityTotals:
     )
     bouts: list[tuple[float, float]] = field(default_factory=list)  # closed: (start, end)
     open_bout: tuple[float, float] | None = None
+    # Bouts the end of a recording cut off: not ended by a break, so they count as no break.
+    cut_bouts: list[tuple[float, float]] = field(default_factory=list)
+    # With ``hour_of`` (t -> start of its local hour), sitting seconds per hour for a chart.
+    hour_of: Callable[[float], float] | None = None
+    sitting_by_hour: defaultdict[float, float] = field(default_factory=lambda: defaultdict(float))
     nudges_shown: int = 0
     nudges_followed: int = 0
     nudges_resolved: int = 0
@@ -35,6 +41,8 @@ class ActivityTotals:
             step = snap.t - self._last_t
             if 0 < step <= MAX_STEP_S:
                 self.seconds_by_posture[snap.posture] += step
+                if snap.posture is Posture.SITTING and self.hour_of is not None:
+                    self.sitting_by_hour[self.hour_of(snap.t)] += step
                 if snap.posture in (Posture.SITTING, Posture.STANDING):
                     self.seconds_by_zone[snap.zone] += step
         self._last_t = snap.t
@@ -54,9 +62,22 @@ class ActivityTotals:
             self.nudges_resolved += 1
             self.nudges_followed += event.followed
 
+    def end_stream(self) -> None:
+        """A recording ended: close its open bout without calling it a break.
+
+        The next snapshot (another session of the same day) then starts afresh.
+        """
+        if self.open_bout is not None:
+            self.cut_bouts.append(self.open_bout)
+            self.open_bout = None
+        self._last_t = None
+
     @property
     def all_bouts(self) -> list[tuple[float, float]]:
-        return self.bouts + ([self.open_bout] if self.open_bout is not None else [])
+        bouts = self.bouts + self.cut_bouts
+        if self.open_bout is not None:
+            bouts.append(self.open_bout)
+        return sorted(bouts)
 
     @property
     def sitting_s(self) -> float:

@@ -1,4 +1,4 @@
-"""``tiltmon replay FILE``: play a recorded session back (headless for now: a summary)."""
+"""``tiltmon replay FILE``: play a recorded session back on the dashboard, or headless."""
 
 from __future__ import annotations
 
@@ -25,7 +25,10 @@ def resolve_recording(name: str) -> Path:
 
 async def run_replay(args: argparse.Namespace) -> int:
     if not args.headless:
-        warn("the replay UI is not there yet: printing the summary, as with --headless")
+        from monitor.commands.dashboard import replay_source, run_app
+
+        # The dashboard plays at 10x unless --speed says otherwise (docs/dashboard.md).
+        return await run_app(replay_source(resolve_recording(args.file), args.speed), notify=False)
     transport = ReplayTransport(resolve_recording(args.file), speed=args.speed)
     async with transport:
         summary = await summarise_replay(transport)

@@ -18,6 +18,10 @@ from monitor.stream import SampleBatch, StreamEvent, StreamGap
 from monitor.transport.items import LinkEvent
 from monitor.transport.replay import ReplayTransport
 
+# Headless replays run tilt and posture on runs of this much data at once (same results, and
+# several times faster than packet by packet: docs/reports.md, "Figures").
+REPLAY_COALESCE_S = 30.0
+
 
 @dataclass(frozen=True, slots=True)
 class ReplaySummary:
@@ -75,7 +79,7 @@ async def summarise_replay(
     live = await stream_for(
         transport,
         math.inf,
-        live=live or live_pipeline(),
+        live=live or live_pipeline(coalesce_s=REPLAY_COALESCE_S),
         on_batch=on_batch,
         on_event=count,
         on_step=on_step,

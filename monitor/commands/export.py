@@ -1,0 +1,32 @@
+"""``tiltmon export FILE --csv [--out PATH]``: a recording's samples and events as CSV files."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from monitor.commands.replay import resolve_recording
+from monitor.errors import MonitorError
+from monitor.export import CsvExporter
+from monitor.recording.summary import summarise_replay
+from monitor.transport.replay import ReplayTransport
+
+
+async def run_export(args: argparse.Namespace) -> int:
+    if not args.csv:
+        raise MonitorError("say which format: --csv (the only one so far)")
+    path = resolve_recording(args.file)
+    if not path.is_file():
+        raise MonitorError(f"{path}: no such recording")
+    out = Path(args.out) if args.out else path.with_suffix(".csv")
+    async with ReplayTransport(path, speed=None) as transport:
+        assert transport.recording is not None
+        with CsvExporter(out) as exporter:
+            for event in transport.recording.app_events():
+                exporter.app_event(event.at, event.kind, event.data)
+            await summarise_replay(transport, on_step=exporter.on_step, on_event=exporter.on_event)
+    print(
+        f"wrote {exporter.sample_rows} samples to {exporter.samples_path}"
+        f" and {exporter.event_rows} events to {exporter.events_path}"
+    )
+    return 0

@@ -1,0 +1,322 @@
+"""Day reports: the figures of one session or one day, from the replayed activity stream.
+
+Pure: the snapshots and nudge events a replay produced go in (``tiltmon report`` collects them by
+replaying the recordings through the pipeline, so a report improves when the algorithms do); a
+:class:`DayReport` and its text rendering come out. Totals come from
+:class:`monitor.totals.ActivityTotals`, the same accounting the live screen uses. The PNG is drawn
+by :mod:`monitor.report_png`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from monitor.activity import ActivitySnapshot, Posture, TiltZone
+from monitor.nudge import FOLLOW_WINDOW_S, NudgeEvent, NudgeOutcome, NudgeShown
+from monitor.pipeline import PipelineStep
+from monitor.totals import MAX_STEP_S, ActivityTotals
+
+BAR_CHARS = " ▏▎▍▌▋▊▉█"  # eighths of a character cell
+
+
+@dataclass(slots=True)
+class SessionTimeline:
+    """What one recording's replay gave, reduced to what a report needs (a row a second)."""
+
+    path: Path
+    started_at: float  # host wall clock, s
+    ended_at: float  # the last moment the recording covers
+    transport: str = ""
+    device: str = ""
+    snapshots: list[ActivitySnapshot] = field(default_factory=list)
+    nudges: list[NudgeEvent] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    mountings: list[tuple[float, str]] = field(default_factory=list)  # (t, MountingSource value)
+
+    def on_step(self, step: PipelineStep) -> None:
+        """Collect from a replay: ``summarise_replay(..., on_step=timeline.on_step)``."""
+        self.snapshots.extend(step.snapshots)
+        self.nudges.extend(step.nudges)
+        if step.mounting is not None:
+            self.mountings.append((step.mounting.t, step.mounting.source.value))
+
+    def provisional_until(self) -> float | None:
+        """When a proper mounting replaced the provisional one (posture before it is a guess);
+        the session's end if none did; None if it never ran on a provisional mounting."""
+        if not any(source == "provisional" for _, source in self.mountings):
+            return None
+        later = [t for t, source in self.mountings if source != "provisional"]
+        return min(later) if later else self.ended_at
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    start: float
+    end: float
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class DayReport:
+    title: str  # what the report covers: a date, or a file's name
+    sessions: tuple[SessionTimeline, ...]
+    totals: ActivityTotals
+    gaps: tuple[Gap, ...]  # no data: between sessions, or lost within one
+    nudges: tuple[NudgeShown, ...]
+    outcomes: dict[float, bool]  # nudge time -> a break followed within FOLLOW_WINDOW_S
+
+    @property
+    def start(self) -> float:
+        return min((s.started_at for s in self.sessions), default=0.0)
+
+    @property
+    def end(self) -> float:
+        return max((s.ended_at for s in self.sessions), default=0.0)
+
+    @property
+    def snapshots(self) -> list[ActivitySnapshot]:
+        return [snap for s in self.sessions for snap in s.snapshots]
+
+    @property
+    def covered_s(self) -> float:
+        """Seconds with posture data (a second's step counts unless it spans a gap)."""
+        return sum(self.totals.seconds_by_posture.values())
+
+    @property
+    def bouts(self) -> list[tuple[float, float]]:
+        return self.totals.all_bouts
+
+    def figures(self) -> dict[str, object]:
+        """The report as JSON-ready numbers (minutes rounded to 0.1)."""
+        summary = self.totals.summary()
+        lengths = [end - start for start, end in self.bouts]
+        return {
+            "title": self.title,
+            "sessions": [str(s.path) for s in self.sessions],
+            "start": self.start,
+            "end": self.end,
+            "covered_min": round(self.covered_s / 60, 1),
+            **summary,
+            "median_bout_min": round(statistics.median(lengths) / 60, 1) if lengths else 0.0,
+            "bout_list": [[round(a, 3), round(b, 3)] for a, b in self.bouts],
+            "nudges_resolved": self.totals.nudges_resolved,
+            "gaps": [[round(g.start, 3), round(g.end, 3)] for g in self.gaps],
+            "sitting_min_by_hour": {
+                _clock(hour): round(s / 60, 1) for hour, s in sorted(self.sitting_by_hour.items())
+            },
+        }
+
+    @property
+    def sitting_by_hour(self) -> dict[float, float]:
+        return dict(self.totals.sitting_by_hour)
+
+
+def local_hour_start(t: float) -> float:
+    """The start of the local hour ``t`` falls in (the computer's time zone)."""
+    moment = dt.datetime.fromtimestamp(t).replace(minute=0, second=0, microsecond=0)
+    return moment.timestamp()
+
+
+def build_report(
+    title: str,
+    sessions: Sequence[SessionTimeline],
+    *,
+    hour_of: Callable[[float], float] = local_hour_start,
+) -> DayReport:
+    """Combine sessions (in time order) into one report; each one's open bout ends with it."""
+    ordered = sorted(sessions, key=lambda s: s.started_at)
+    totals = ActivityTotals(hour_of=hour_of)
+    gaps: list[Gap] = []
+    shown: list[NudgeShown] = []
+    outcomes: dict[float, bool] = {}
+    last_t: float | None = None
+    for session in ordered:
+        for snap in session.snapshots:
+            if last_t is not None and snap.t - last_t > MAX_STEP_S:
+                gaps.append(Gap(last_t, snap.t))
+            last_t = snap.t
+            totals.add_snapshot(snap)
+        for event in session.nudges:
+            totals.add_nudge_event(event)
+            if isinstance(event, NudgeShown):
+                shown.append(event)
+            elif isinstance(event, NudgeOutcome):
+                outcomes[event.t_nudge] = event.followed
+        totals.end_stream()
+    return DayReport(title, tuple(ordered), totals, tuple(gaps), tuple(shown), outcomes)
+
+
+# --- text ------------------------------------------------------------------------------------
+
+_ZONE_NAMES = {
+    TiltZone.NEUTRAL: "neutral",
+    TiltZone.ANTERIOR: "anterior (forward)",
+    TiltZone.POSTERIOR: "posterior (slumped)",
+    TiltZone.LATERAL_LEFT: "left hip low",
+    TiltZone.LATERAL_RIGHT: "right hip low",
+}
+
+
+def duration(seconds: float) -> str:
+    """``5 h 02 min``, ``41 min``, ``0 min``: rounded to the minute."""
+    minutes = round(seconds / 60)
+    h, m = divmod(minutes, 60)
+    return f"{h} h {m:02d} min" if h else f"{m} min"
+
+
+def bar(fraction: float, width: int) -> str:
+    """A horizontal bar of ``fraction`` (0..1) of ``width`` cells, in eighth-cell steps."""
+    eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
+    full, rest = divmod(eighths, 8)
+    return ("█" * full + (BAR_CHARS[rest] if rest else "")).ljust(width)
+
+
+def _clock(t: float) -> str:
+    return dt.datetime.fromtimestamp(t).strftime("%H:%M")
+
+
+def _day_words(report: DayReport) -> str:
+    if not report.sessions:
+        return report.title
+    start = dt.datetime.fromtimestamp(report.start)
+    return f"{start:%A} {start.day} {start:%B %Y}"
+
+
+def headline(report: DayReport) -> str:
+    """One line of totals, for the PNG's title and the text's first line."""
+    t = report.totals
+    lengths = [end - start for start, end in report.bouts]
+    over60 = sum(s > 3600 for s in lengths)
+    followed = t.nudges_followed
+    return (
+        f"sat {duration(t.sitting_s)} in {len(lengths)} bouts"
+        + (f" ({over60} over 60 min)" if over60 else "")
+        + f" · {t.breaks} breaks · {t.nudges_shown} nudges"
+        + (f" ({followed} followed)" if t.nudges_shown else "")
+    )
+
+
+def render_text(report: DayReport, *, width: int = 24) -> str:
+    """The report for a terminal: aligned figures, small bar charts in Unicode blocks."""
+    t = report.totals
+    covered = report.covered_s
+    lines: list[str] = []
+    if not report.sessions or covered <= 0:
+        lines.append(f"tiltmon report — {report.title}: no posture data")
+        return "\n".join(lines)
+    n = len(report.sessions)
+    lines.append(f"tiltmon report — {_day_words(report)}")
+    lines.append(
+        f"{n} session{'s' if n > 1 else ''}, {_clock(report.start)}–{_clock(report.end)},"
+        f" {duration(covered)} with data"
+        + (
+            f", {len(report.gaps)} gap{'s' if len(report.gaps) > 1 else ''}"
+            f" ({duration(sum(g.seconds for g in report.gaps))})"
+            if report.gaps
+            else ""
+        )
+    )
+    lines.append("")
+
+    def row(label: str, seconds: float, total: float, *, show_bar: bool = True) -> str:
+        share = seconds / total if total > 0 else 0.0
+        drawn = f"  {bar(share, width)}" if show_bar else ""
+        return f"  {label:<20}{duration(seconds):>12}{drawn}  {share * 100:3.0f} %"
+
+    lines.append("Posture")
+    for posture in (Posture.SITTING, Posture.STANDING, Posture.WALKING, Posture.LYING):
+        lines.append(row(posture.value, t.seconds_by_posture[posture], covered))
+    unknown = t.seconds_by_posture[Posture.UNKNOWN]
+    if unknown >= 60:
+        lines.append(row("unknown", unknown, covered))
+    lines.append("")
+
+    lengths = [end - start for start, end in report.bouts]
+    lines.append("Sitting bouts")
+    lines.append(f"  {'bouts':<20}{len(lengths):>12}")
+    if lengths:
+        lines.append(f"  {'longest':<20}{duration(max(lengths)):>12}")
+        lines.append(f"  {'median':<20}{duration(statistics.median(lengths)):>12}")
+    lines.append(f"  {'over 30 min':<20}{sum(s > 1800 for s in lengths):>12}")
+    lines.append(f"  {'over 60 min':<20}{sum(s > 3600 for s in lengths):>12}")
+    lines.append(f"  {'breaks (≥ 1 min up)':<20}{t.breaks:>12}")
+    if lengths:
+        spans = [f"{_clock(a)}–{_clock(b)} {duration(b - a)}" for a, b in report.bouts]
+        lines.extend(_wrap("  ", spans, 88))
+    lines.append("")
+
+    zoned = sum(t.seconds_by_zone.values())
+    lines.append("Pelvic tilt (sitting and standing)")
+    for zone in TiltZone:
+        lines.append(row(_ZONE_NAMES[zone], t.seconds_by_zone[zone], zoned))
+    lines.append("")
+
+    lines.append("Nudges")
+    lines.append(f"  {'given':<20}{t.nudges_shown:>12}")
+    if t.nudges_shown:
+        window = round(FOLLOW_WINDOW_S / 60)
+        share = t.nudges_followed / t.nudges_resolved if t.nudges_resolved else 0.0
+        lines.append(
+            f"  {f'break within {window} min':<20}{t.nudges_followed:>12}"
+            f"  of {t.nudges_resolved} resolved ({share * 100:.0f} %)"
+        )
+        for nudge in report.nudges:
+            followed = report.outcomes.get(nudge.t)
+            mark = {True: "✓ break", False: "✗ sat on", None: "· open"}[followed]
+            lines.append(
+                f"    {_clock(nudge.t)}  {nudge.level.value:<7} after {nudge.bout_min:3.0f} min"
+                f"  {mark}"
+            )
+    lines.append("")
+
+    for session in report.sessions:
+        until = session.provisional_until()
+        if until is not None:
+            lines.append(
+                f"note: {session.path.name}: no calibration profile, so posture until"
+                f" {_clock(until)} rests on a provisional mounting (run `tiltmon calibrate`)"
+            )
+    if lines[-1].startswith("note:"):
+        lines.append("")
+
+    hours = sorted(report.sitting_by_hour.items())
+    if hours:
+        lines.append("Sitting per hour")
+        for hour, seconds in _every_hour(hours):
+            lines.append(
+                f"  {_clock(hour)}  {bar(seconds / 3600, width)}  {round(seconds / 60):>3} min"
+            )
+    return "\n".join(lines).rstrip()
+
+
+def _every_hour(hours: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The hours from the first to the last with sitting, the empty ones in between included."""
+    by_hour = dict(hours)
+    out: list[tuple[float, float]] = []
+    hour = hours[0][0]
+    last = hours[-1][0]
+    while hour <= last + 1:
+        out.append((hour, by_hour.get(hour, 0.0)))
+        hour += 3600.0  # local hours start 3600 s apart, across DST changes too
+    return out
+
+
+def _wrap(indent: str, words: list[str], width: int) -> list[str]:
+    lines: list[str] = []
+    current = indent
+    for word in words:
+        piece = word if current == indent else f", {word}"
+        if len(current) + len(piece) > width and current != indent:
+            lines.append(current + ",")
+            current = indent + word
+        else:
+            current += piece
+    lines.append(current)
+    return lines
