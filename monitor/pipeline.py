@@ -275,8 +275,8 @@ class Pipeline:
         if self._rate_hz == rate_hz:
             return  # a reconnect at the same rate: the estimator state is still good
         self._rate_hz = rate_hz
-        q_PS = self.q_PS if self._tracker is not None else self._profile_q_PS
-        self._tracker = None if q_PS is None else TiltTracker(rate_hz, q_PS)
+        if self._tracker is not None:  # a new rate needs a new estimator, same mounting
+            self._tracker = TiltTracker(rate_hz, self._tracker.q_PS)
         if self._raw is not None:
             self._raw = _RawBuffer(int(AUTO_ALIGN_WINDOW_S * rate_hz))
 

@@ -79,3 +79,11 @@ def test_a_long_sit_gives_a_nudge_with_a_suggestion() -> None:
     shown = [n for s in steps for n in s.nudges if isinstance(n, NudgeShown)]
     assert [n.level.value for n in shown][:2] == ["gentle", "firm"]
     assert shown[0].suggestion.text()
+
+
+def test_a_mounting_given_up_front_counts_as_calibrated() -> None:
+    rec = simulate("standing", seed=3, rate_hz=50, duration_s=10)
+    pipeline = Pipeline(q_PS=rec.mounting)
+    changes = [s.mounting for s in run(pipeline, items_of(rec)) if s.mounting is not None]
+    assert [c.source for c in changes] == [MountingSource.PROFILE]
+    assert pipeline.calibrated
