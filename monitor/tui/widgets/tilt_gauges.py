@@ -152,11 +152,7 @@ class TiltGauges(LivePanel):
     def _mounting_hint(self, state: DashboardState) -> Text:
         source = state.live.pipeline.mounting_source
         if source is None:
-            # A profile given up front leaves no source set (pipeline quirk): it is calibrated.
-            known = state.live.pipeline.q_PS is not None
-            return Text(
-                "Calibrated" if known else "Waiting for the sensor…", self.style_of("gauge--hint")
-            )
+            return Text("Waiting for the sensor…", self.style_of("gauge--hint"))
         if source is MountingSource.PROVISIONAL:
             return Text(
                 "Uncalibrated: front and side may mix. Press c to calibrate.",
