@@ -17,8 +17,13 @@ IDENTITY: FloatArray = np.array([1.0, 0.0, 0.0, 0.0])
 def normalize(q: npt.ArrayLike) -> FloatArray:
     """Scale to unit norm (rows of zero norm become NaN rather than silently wrong)."""
     q = np.asarray(q, dtype=np.float64)
+    # Squares added one component at a time: each row's result is the same however many rows
+    # come with it (live = batch), and it is several times faster than np.linalg.norm.
+    square = q[..., 0] * q[..., 0]
+    for k in range(1, q.shape[-1]):
+        square = square + q[..., k] * q[..., k]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return q / np.linalg.norm(q, axis=-1, keepdims=True)
+        return q / np.sqrt(square)[..., None]
 
 
 def multiply(p: npt.ArrayLike, q: npt.ArrayLike) -> FloatArray:
@@ -45,13 +50,23 @@ def conjugate(q: npt.ArrayLike) -> FloatArray:
 
 
 def rotate(q: npt.ArrayLike, v: npt.ArrayLike) -> FloatArray:
-    """``q ⊗ v ⊗ q*`` for unit ``q``, without forming the pure quaternion."""
+    """``q ⊗ v ⊗ q*`` for unit ``q``, without forming the pure quaternion.
+
+    Written out per component: ``np.cross`` on millions of rows costs several times more.
+    """
     q = np.asarray(q, dtype=np.float64)
     v = np.asarray(v, dtype=np.float64)
-    w = q[..., :1]
-    u = q[..., 1:]
-    t = 2.0 * np.cross(u, v)
-    return v + w * t + np.cross(u, t)
+    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    vx, vy, vz = v[..., 0], v[..., 1], v[..., 2]
+    # t = 2 (u × v); result = v + w t + u × t
+    tx = 2.0 * (y * vz - z * vy)
+    ty = 2.0 * (z * vx - x * vz)
+    tz = 2.0 * (x * vy - y * vx)
+    out = np.empty((*np.broadcast_shapes(q.shape[:-1], v.shape[:-1]), 3))
+    out[..., 0] = vx + w * tx + (y * tz - z * ty)
+    out[..., 1] = vy + w * ty + (z * tx - x * tz)
+    out[..., 2] = vz + w * tz + (x * ty - y * tx)
+    return out
 
 
 def from_rotvec(r: npt.ArrayLike) -> FloatArray:
