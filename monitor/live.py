@@ -185,6 +185,9 @@ async def stream_for(
     try:
         async with asyncio.timeout(None) as deadline:
             async for item in transport:
+                when = deadline.when()
+                if when is not None and loop.time() >= when:
+                    break  # the deadline's cancellation was swallowed somewhere below us
                 step = live.feed(item)
                 if isinstance(item, LinkEvent):
                     if item.kind is LinkEventKind.CONFIGURED and deadline.when() is None:

@@ -54,7 +54,8 @@ async def run_sim(
 
     async with transport:
         healer = asyncio.create_task(heal_later()) if faults_end_after is not None else None
-        live = await stream_for(transport, seconds, on_event=events.append)
+        async with asyncio.timeout(seconds + 60):  # a hang fails the test, not the whole run
+            live = await stream_for(transport, seconds, on_event=events.append)
         if healer is not None:
             healer.cancel()
     return transport, live, events

@@ -247,8 +247,11 @@ class BleTransport:
         yield LinkEvent(self._clock(), LinkEventKind.CONFIGURED, config=config)
         watchdog = max(self.policy.watchdog_s, 4 * config.samples_per_packet / config.rate_hz)
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+            # arrives as the queue hands over an item, and the stream would never end.
             try:
-                item = await asyncio.wait_for(self._queue.get(), watchdog)
+                async with asyncio.timeout(watchdog):
+                    item = await self._queue.get()
             except TimeoutError:
                 yield LinkEvent(
                     self._clock(), LinkEventKind.STALLED, f"no data for {watchdog:.1f} s"

@@ -168,8 +168,10 @@ class ReplayTransport:
     async def _sleep(self, seconds: float | None) -> None:
         """Wait ``seconds`` (None: until woken), or less if a control wakes us."""
         self._wake.clear()
+        # asyncio.timeout, not wait_for: wait_for can swallow a cancellation on Python 3.11.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
 
     def _reanchor(self) -> None:
         # The next item is due one item-interval after now, not when it was due before.
