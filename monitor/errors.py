@@ -19,6 +19,10 @@ class SensorNotFoundError(SensorError):
     """No sensor answered the scan."""
 
 
+class BluetoothUnavailableError(SensorError):
+    """This computer has no usable Bluetooth (no adapter, or its service is not running)."""
+
+
 class ConnectionLostError(SensorError):
     """The link went down and could not be brought back."""
 

@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 
@@ -271,3 +272,26 @@ def test_a_simulated_sensor_in_another_process_is_reached_over_loopback() -> Non
         sim.wait(10)
         if sim.stdout is not None:
             sim.stdout.close()
+
+
+def test_an_unreachable_radio_is_a_clear_error_not_a_traceback() -> None:
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for command in (["scan", "--seconds", "1"], ["stream", "--seconds", "1", "--no-record"]):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "monitor.cli",
+                *command,
+                "--radio",
+                f"tcp-client:127.0.0.1:{port}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 1
+        assert "does not answer" in result.stderr
+        assert "Traceback" not in result.stderr

@@ -19,7 +19,7 @@ from monitor.pipeline import PipelineStep
 from monitor.recording import RecordingTransport, SessionRecorder
 from monitor.stream import MalformedPacket, StreamEvent, StreamGap
 from monitor.transport import Transport, open_transport
-from monitor.transport.ble import RADIO_ENV_VAR, StreamSettings, scan
+from monitor.transport.ble import RADIO_ENV_VAR, StreamSettings, open_virtual_radio, scan
 from monitor.transport.items import LinkEvent, LinkEventKind
 
 
@@ -83,7 +83,8 @@ class StatusLine:
                 activity += f" {snap.sitting_bout_s / 60:.0f} min"
         calibrated = "" if self.live.pipeline.calibrated else " (uncalibrated)"
         line = (
-            f"{activity} · sagittal {self.sagittal:+.1f}° frontal {self.frontal:+.1f}°{calibrated}"
+            f"{activity} · sagittal {_angle(self.sagittal)} frontal {_angle(self.frontal)}"
+            f"{calibrated}"
             f" · {link.device_name or 'sensor'} {state} · {stats.samples} samples"
             f" · lost {stats.lost} · dup {stats.duplicates} · reconnects {stats.reconnects}"
             f" · battery {battery}"
@@ -100,6 +101,10 @@ class StatusLine:
             else:
                 self.out.write(line + "\n")
             self.out.flush()
+
+
+def _angle(degrees: float) -> str:
+    return "–" if math.isnan(degrees) else f"{degrees:+.1f}°"
 
 
 def record_step(recorder: SessionRecorder, step: PipelineStep) -> None:
@@ -162,10 +167,11 @@ async def run_stream(args: argparse.Namespace) -> int:
 async def run_scan(args: argparse.Namespace) -> int:
     radio_spec = args.radio or os.environ.get(RADIO_ENV_VAR)
     if radio_spec:
-        from firmware_sim.radio import VirtualRadio
-
-        async with VirtualRadio(transport=radio_spec) as radio:
+        radio = await open_virtual_radio(radio_spec)
+        try:
             sensors = await scan(args.seconds, backend=radio.scanner_backend)
+        finally:
+            await radio.close()
     else:
         sensors = await scan(args.seconds)
     if args.json:

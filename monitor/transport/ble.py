@@ -26,11 +26,16 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
-from bleak.exc import BleakError
+from bleak.exc import BleakBluetoothNotAvailableError, BleakError
 from bleak_retry_connector import establish_connection
 
 from monitor import codec
-from monitor.errors import DecodeError, SensorError, SensorNotFoundError
+from monitor.errors import (
+    BluetoothUnavailableError,
+    DecodeError,
+    SensorError,
+    SensorNotFoundError,
+)
 from monitor.transport.items import (
     DeviceInfo,
     LinkEvent,
@@ -77,17 +82,60 @@ async def scan(
     seconds: float = 5.0, *, backend: type[BaseBleakScanner] | None = None
 ) -> list[FoundSensor]:
     """List the tiltmon sensors in range, strongest first."""
-    found = await BleakScanner.discover(
-        timeout=seconds,
-        return_adv=True,
-        **_scan_args(backend),
-    )
+    try:
+        found = await _discover(seconds, backend)
+    except (BleakError, OSError) as exc:
+        if _bluetooth_unavailable(exc):
+            raise BluetoothUnavailableError(_NO_BLUETOOTH.format(exc)) from exc
+        raise SensorError(f"scanning failed: {exc}") from exc
     sensors = [
         FoundSensor(adv.local_name or device.name or "", device.address, adv.rssi)
         for device, adv in found.values()
         if codec.IMU_SERVICE_UUID in [u.lower() for u in adv.service_uuids]
     ]
     return sorted(sensors, key=lambda s: -s.rssi)
+
+
+async def _discover(
+    seconds: float, backend: type[BaseBleakScanner] | None
+) -> dict[str, tuple[BLEDevice, AdvertisementData]]:
+    return await BleakScanner.discover(
+        timeout=seconds,
+        return_adv=True,
+        **_scan_args(backend),
+    )
+
+
+async def open_virtual_radio(spec: str) -> VirtualRadio:
+    """firmware_sim's virtual radio behind a bumble transport spec, powered on."""
+    from firmware_sim.radio import VirtualRadio
+
+    radio = VirtualRadio(transport=spec)
+    try:
+        await radio.open()
+    except BleakError as exc:
+        raise BluetoothUnavailableError(
+            f"the virtual radio {spec} does not answer ({exc.args[0] if exc.args else exc});"
+            " is `tiltmon sim` running?"
+        ) from exc
+    return radio
+
+
+_NO_BLUETOOTH = (
+    "Bluetooth is not available on this computer ({}). Check that an adapter is present and"
+    " switched on (on Linux: the bluetooth service and D-Bus are running), or try the"
+    " simulated sensor: tiltmon --sim"
+)
+
+
+def _bluetooth_unavailable(exc: BaseException) -> bool:
+    """No adapter or no Bluetooth service, as opposed to a sensor that is out of range.
+
+    BlueZ unreachable shows as an OSError from its D-Bus socket; timeouts are not this.
+    """
+    if isinstance(exc, BleakBluetoothNotAvailableError):
+        return True
+    return isinstance(exc, OSError) and not isinstance(exc, TimeoutError)
 
 
 def _scan_args(backend: type[BaseBleakScanner] | None) -> BleakScanner.ExtraArgs:
@@ -138,15 +186,13 @@ class BleTransport:
         self._responses: asyncio.Queue[codec.ControlResponse] = asyncio.Queue()
         self._client: BleakClient | None = None
         self._closing = False
+        self._ever_streamed = False  # after the first stream, any error is worth a retry
         self.overflowed = 0
         self.device_info: DeviceInfo | None = None
 
     async def __aenter__(self) -> Self:
         if self._radio_spec and self._client_backend is None:
-            from firmware_sim.radio import VirtualRadio
-
-            self._radio = VirtualRadio(transport=self._radio_spec)
-            await self._radio.open()
+            self._radio = await open_virtual_radio(self._radio_spec)
             self._scanner_backend = self._radio.scanner_backend
             self._client_backend = self._radio.client_backend
         return self
@@ -174,6 +220,8 @@ class BleTransport:
                     device = await self._find()
                     client = await self._connect(device)
                 except (BleakError, SensorNotFoundError, TimeoutError, OSError) as exc:
+                    if not self._ever_streamed and _bluetooth_unavailable(exc):
+                        raise BluetoothUnavailableError(_NO_BLUETOOTH.format(exc)) from exc
                     attempts += 1
                     if (
                         self.policy.max_attempts is not None
@@ -195,6 +243,7 @@ class BleTransport:
                     async for item in self._session(client):
                         yield item
                         if isinstance(item, LinkEvent) and item.kind is LinkEventKind.CONFIGURED:
+                            self._ever_streamed = True
                             delay, attempts = self.policy.first_delay_s, 0
                 except (BleakError, SensorError, TimeoutError, DecodeError) as exc:
                     log.warning("link trouble: %s", exc)
