@@ -99,7 +99,27 @@ def _vqf_error(exc: Exception) -> FusionError:
     return FusionError(f"vqf rejected the parameters: {exc}")
 
 
-class VQFEstimator(CausalEstimator):
+class _VQFFilter(CausalEstimator):
+    """A causal estimator around one of vqf's C++ filters (``self._vqf``): the state is the
+    filter's own, and a batch goes through ``updateBatch`` in one call."""
+
+    _vqf: Any
+
+    def _run(self, acc: FloatArray, gyr: FloatArray | None) -> FloatArray:
+        assert gyr is not None
+        return self._vqf.updateBatch(gyr, acc)["quat6D"]
+
+    def _reset_filter(self) -> None:
+        self._vqf.resetState()
+
+    def _filter_state(self) -> dict[str, Any]:
+        return dict(self._vqf.state)
+
+    def _set_filter_state(self, state: dict[str, Any]) -> None:
+        self._vqf.state = state
+
+
+class VQFEstimator(_VQFFilter):
     """Causal VQF 6D: gyro strapdown, accelerometer low-pass in an inertial frame, gyroscope bias
     estimation at rest and in motion. ``params.latency_s`` adds the output prediction."""
 
@@ -118,21 +138,8 @@ class VQFEstimator(CausalEstimator):
             raise _vqf_error(exc) from exc
         self.coeffs = Coefficients(self.dt, self.latency_s, MappingProxyType(self._vqf.coeffs))
 
-    def _run(self, acc: FloatArray, gyr: FloatArray | None) -> FloatArray:
-        assert gyr is not None
-        return self._vqf.updateBatch(gyr, acc)["quat6D"]
 
-    def _reset_filter(self) -> None:
-        self._vqf.resetState()
-
-    def _filter_state(self) -> dict[str, Any]:
-        return dict(self._vqf.state)
-
-    def _set_filter_state(self, state: dict[str, Any]) -> None:
-        self._vqf.state = state
-
-
-class BasicVQFEstimator(CausalEstimator):
+class BasicVQFEstimator(_VQFFilter):
     """vqf's BasicVQF: VQF's orientation core without bias estimation (3× faster, less accurate
     when the gyroscope has an offset)."""
 
@@ -148,21 +155,8 @@ class BasicVQFEstimator(CausalEstimator):
         self._vqf = BasicVQF(self.dt, tauAcc=float(self.params.tau_acc))
         self.coeffs = Coefficients(self.dt, self.latency_s, MappingProxyType(self._vqf.coeffs))
 
-    def _run(self, acc: FloatArray, gyr: FloatArray | None) -> FloatArray:
-        assert gyr is not None
-        return self._vqf.updateBatch(gyr, acc)["quat6D"]
 
-    def _reset_filter(self) -> None:
-        self._vqf.resetState()
-
-    def _filter_state(self) -> dict[str, Any]:
-        return dict(self._vqf.state)
-
-    def _set_filter_state(self, state: dict[str, Any]) -> None:
-        self._vqf.state = state
-
-
-class AccTiltEstimator(CausalEstimator):
+class AccTiltEstimator(_VQFFilter):
     """Tilt from the accelerometer alone: gravity is the low-passed specific force.
 
     Implemented as BasicVQF with the gyroscope held at zero, which makes its inertial-frame
@@ -186,15 +180,6 @@ class AccTiltEstimator(CausalEstimator):
         if len(self._zeros) < len(acc):
             self._zeros = np.zeros((len(acc), 3))
         return self._vqf.updateBatch(self._zeros[: len(acc)], acc)["quat6D"]
-
-    def _reset_filter(self) -> None:
-        self._vqf.resetState()
-
-    def _filter_state(self) -> dict[str, Any]:
-        return dict(self._vqf.state)
-
-    def _set_filter_state(self, state: dict[str, Any]) -> None:
-        self._vqf.state = state
 
 
 class OfflineVQFEstimator(OfflineEstimator):
