@@ -350,8 +350,14 @@ def _merge_tilts(tilts: list[TiltSamples]) -> TiltSamples:
     )
 
 
-def profile_id(device: DeviceInfo) -> str:
-    """The name a device's calibration profile is saved under: serial, else address."""
+def profile_id(device: DeviceInfo | None) -> str:
+    """The name a device's calibration profile is saved under: serial, else address.
+
+    Saving (``tiltmon calibrate``, the dashboard's wizard) and loading go through this one
+    function, so a profile is always found again under the name it was saved with.
+    """
+    if device is None:
+        return "default"
     return device.serial or device.address or device.name or "default"
 
 

@@ -22,6 +22,7 @@ from calibration import (
     save_profile,
 )
 from monitor.errors import MonitorError
+from monitor.pipeline import profile_id
 from monitor.stream import StreamAssembler
 from monitor.transport.items import DeviceInfo, LinkEvent, LinkEventKind, TransportItem
 
@@ -35,13 +36,6 @@ class CalibrationRun:
     result: CalibrationResult | None = None
     device: DeviceInfo | None = None
     samples: int = 0
-
-
-def device_id_of(device: DeviceInfo | None) -> str:
-    """The profile's name: the serial number if the sensor has one, else its address."""
-    if device is None:
-        return "default"
-    return device.serial or device.address or device.name or "default"
 
 
 async def calibrate_items(
@@ -103,7 +97,7 @@ def profile_from(run: CalibrationRun, device_id: str | None = None) -> Calibrati
     assert run.result is not None
     result = run.result
     return CalibrationProfile(
-        device_id=device_id or device_id_of(run.device),
+        device_id=device_id or profile_id(run.device),
         created=result.created,
         q_PS=result.q_PS,
         gyro_bias=result.gyro_bias,

@@ -15,7 +15,7 @@ from typing import TextIO
 from monitor.commands.record import recorder_from_args
 from monitor.live import LiveStream, live_pipeline, stream_for
 from monitor.nudge import NudgeOutcome, NudgeShown
-from monitor.pipeline import PipelineStep
+from monitor.pipeline import MountingChange, PipelineStep
 from monitor.recording import RecordingTransport, SessionRecorder
 from monitor.stream import MalformedPacket, StreamEvent, StreamGap
 from monitor.transport import Transport, open_transport
@@ -107,13 +107,16 @@ def _angle(degrees: float) -> str:
     return "–" if math.isnan(degrees) else f"{degrees:+.1f}°"
 
 
+def record_mounting(recorder: SessionRecorder, change: MountingChange) -> None:
+    recorder.record_event(
+        change.t, "mounting", {"source": change.source.value, "q_PS": change.q_PS.tolist()}
+    )
+
+
 def record_step(recorder: SessionRecorder, step: PipelineStep) -> None:
     """What the pipeline decided goes into the recording beside the raw packets."""
     if step.mounting is not None:
-        change = step.mounting
-        recorder.record_event(
-            change.t, "mounting", {"source": change.source.value, "q_PS": change.q_PS.tolist()}
-        )
+        record_mounting(recorder, step.mounting)
     for event in step.nudges:
         t = event.t_resolved if isinstance(event, NudgeOutcome) else event.t
         recorder.record_event(t, type(event).__name__, dataclasses.asdict(event))

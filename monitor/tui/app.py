@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerCancelled
 
 from calibration import CalibrationResult, save_profile
 from monitor.commands.calibrate import CalibrationRun, profile_from
-from monitor.commands.stream import record_step
+from monitor.commands.stream import record_mounting, record_step
 from monitor.errors import MonitorError
 from monitor.live import stream_for
 from monitor.nudge import NudgeConfig, NudgeEvent, NudgeOutcome, NudgePolicy, NudgeShown
@@ -279,9 +279,7 @@ class DashboardApp(App[None]):
         recorder = self.source.recorder
         if recorder is not None:
             recorder.record_calibration(t, profile.to_json(), name=profile.device_id)
-            recorder.record_event(
-                t, "mounting", {"source": change.source.value, "q_PS": change.q_PS.tolist()}
-            )
+            record_mounting(recorder, change)
         return path
 
     # --- screens --------------------------------------------------------------------------------
