@@ -157,5 +157,5 @@ def dumps_config(config: UserConfig) -> str:
 def save_config(config: UserConfig, path: Path | None = None) -> Path:
     """Write the settings atomically (temporary file + rename), readable by the wearer only."""
     path = config_path() if path is None else path
-    tomlfile.write_atomic(path, dumps_config(config), mode=0o600)
+    tomlfile.write_atomic(path, dumps_config(config))
     return path

@@ -13,11 +13,11 @@ import csv
 import dataclasses
 import enum
 import json
-import os
 from collections.abc import Iterable
+from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Self
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +25,7 @@ import numpy.typing as npt
 from monitor.activity import ActivitySnapshot
 from monitor.nudge import NudgeDismissed, NudgeEvent, NudgeOutcome, NudgeShown, NudgeSnoozed
 from monitor.pipeline import PipelineStep
+from monitor.private_files import private_output
 from monitor.stream import MalformedPacket, StreamEvent, StreamGap
 from monitor.transport.items import LinkEvent
 
@@ -53,13 +54,6 @@ def events_path(out: Path) -> Path:
     return out.with_name(f"{stem}.events.csv")
 
 
-def open_private(path: Path) -> IO[str]:
-    """A text file for writing, created (or truncated) readable by the owner only."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # whatever the umask, and if the file was there already
-    return os.fdopen(fd, "w", newline="")
-
-
 class CsvExporter:
     """Write a replay's samples and events as they come: ``on_step`` and ``on_event`` hooks.
 
@@ -70,8 +64,10 @@ class CsvExporter:
     def __init__(self, out: Path) -> None:
         self.samples_path = out
         self.events_path = events_path(out)
-        self._samples = open_private(out)
-        self._events_file = open_private(self.events_path)
+        # Both files appear only when the export completes (close); a failure leaves neither.
+        self._files = ExitStack()
+        self._samples = self._files.enter_context(private_output(out))
+        self._events_file = self._files.enter_context(private_output(self.events_path))
         self._events = csv.writer(self._events_file)
         self._samples.write(",".join(SAMPLE_COLUMNS) + "\n")
         self._events.writerow(EVENT_COLUMNS)
@@ -90,7 +86,10 @@ class CsvExporter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        if exc_type is None:
+            self.close()
+        else:
+            self._files.__exit__(exc_type, exc, tb)  # discard the half-written files
 
     # --- hooks ------------------------------------------------------------------------------
 
@@ -145,8 +144,7 @@ class CsvExporter:
         for t, kind, detail in self._event_rows:
             self._events.writerow((f"{t:.4f}", kind, detail))
         self.event_rows = len(self._event_rows)
-        self._samples.close()
-        self._events_file.close()
+        self._files.close()
 
     # --- writing ----------------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy.typing as npt
 from monitor.activity import ActivitySnapshot, Posture, TiltZone
 from monitor.nudge import NudgeLevel
 from monitor.posture import PostureConfig
+from monitor.private_files import private_output
 from monitor.report import DayReport, headline
 from monitor.totals import MAX_STEP_S
 
@@ -274,9 +274,5 @@ def _frontal_band(snaps: list[ActivitySnapshot], cfg: PostureConfig) -> tuple[An
 
 
 def _save_private(fig: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # whatever the umask, and if a stale .partial was there
-    with os.fdopen(fd, "wb") as f:
+    with private_output(path, binary=True) as f:
         fig.savefig(f, format="png", facecolor="white")
-    tmp.replace(path)

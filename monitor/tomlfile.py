@@ -8,15 +8,14 @@ tested by round trip through tomllib.
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from monitor.errors import ConfigError
+from monitor.private_files import private_output
 
 Value = str | int | float | bool | Sequence[str]
 
@@ -117,22 +116,8 @@ def _string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
-    """Write `text` to `path` so that readers see the old file or the new one, never half of one.
-
-    A temporary file in the same directory (same file system, so the rename is atomic) is written,
-    flushed to disk and renamed over the target. The file is created with `mode` from the start, so
-    the settings are never readable by others, even briefly.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(temp, mode)  # mkstemp already uses 0600; this makes `mode` explicit
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half of
+    one; owner-only (:func:`monitor.private_files.private_output`)."""
+    with private_output(path) as file:
+        file.write(text)

@@ -6,7 +6,6 @@ import argparse
 import csv
 import dataclasses
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from monitor.config import load_config
 from monitor.csv_import import CsvColumns, read_imu_csv
 from monitor.errors import MonitorError
 from monitor.nudge import NudgePolicy, NudgeShown, system_local_time
+from monitor.private_files import private_output
 
 OUTPUT_COLUMNS = (
     "t",
@@ -74,10 +74,7 @@ def _time_offset(first_t: float, start: str | None) -> tuple[float, bool]:
 
 def write_analysis(path: Path, analysis: Analysis, offset: float) -> int:
     nudges = {e.t: e for e in analysis.nudges if isinstance(e, NudgeShown)}
-    tmp = path.with_name(path.name + ".partial")
-    # Health data: readable by the owner only.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", newline="") as f:
+    with private_output(path) as f:
         out = csv.writer(f)
         out.writerow(OUTPUT_COLUMNS)
         for snap in analysis.snapshots:
@@ -95,7 +92,6 @@ def write_analysis(path: Path, analysis: Analysis, offset: float) -> int:
                     nudge.suggestion.text() if nudge else "",
                 )
             )
-    tmp.replace(path)
     return len(analysis.snapshots)
 
 
