@@ -7,7 +7,7 @@ gives the same numbers (for the causal estimators, bit for bit: tested). Steps p
 1. optional accelerometer calibration (``AccelCalibration``),
 2. optional external gyroscope-bias tracking (``GyroBiasTracker``; VQF estimates bias itself,
    and the tracker measurably does not help it, docs/calibration.md, so it is off by default),
-3. orientation ``q_ES`` from a ``monitor.fusion`` estimator (default "vqf-lc"),
+3. orientation ``q_ES`` from a ``monitor.fusion`` estimator (default "vqf"),
 4. tilt from ``q_ES`` and the mounting ``q_PS`` (docs/conventions.md).
 """
 

@@ -6,8 +6,8 @@ Public API
   (w, x, y, z; earth z up). ``gyr=None`` gives accelerometer-only tilt.
 - :class:`OrientationEstimator`: the streaming interface (``update`` per BLE batch,
   ``update_batch`` for a recording, ``reset``, ``params`` / ``coeffs`` / ``state``).
-- :data:`ESTIMATORS` / :func:`make_estimator`: named estimators. Defaults: "vqf-lc" live,
-  "offline-vqf-lc" offline (VQF with the sensor-latency prediction; see docs/fusion.md).
+- :data:`ESTIMATORS` / :func:`make_estimator`: named estimators. Defaults: "vqf" live,
+  "offline-vqf" offline (plain VQF; the "-lc" variants add a latency prediction, see docs/fusion.md).
 - :mod:`monitor.fusion.tilt`: ``tilt_deg``, ``sagittal_deg``, ``frontal_deg``,
   ``earth_up_in_pelvis`` from ``q_ES`` and the mounting ``q_PS``.
 - :mod:`monitor.fusion.metrics`: the BROAD inclination error; :mod:`monitor.fusion.quat`: the

@@ -38,8 +38,8 @@ ESTIMATORS: dict[str, Factory] = {
     "acc-zerophase": lambda r: OfflineAccTiltEstimator(r),
 }
 
-DEFAULT_LIVE = "vqf-lc"
-DEFAULT_OFFLINE = "offline-vqf-lc"
+DEFAULT_LIVE = "vqf"
+DEFAULT_OFFLINE = "offline-vqf"
 DEFAULT_ACC_ONLY_LIVE = "acc-lowpass"
 DEFAULT_ACC_ONLY_OFFLINE = "acc-zerophase"
 

@@ -31,7 +31,11 @@ def trials() -> list[dict[str, np.ndarray]]:
     return out
 
 
-@pytest.mark.parametrize(("offline", "target"), [(False, 0.70), (True, 0.50)])
+# Plain VQF, as the product runs it: no setting is fitted to BROAD's optical chain (its
+# reference lags the IMU by about 2.5 ms, which the "-lc" estimators predict away; the product
+# does not, since a belt clip has no such reference). Bounds: the published VQF figures plus
+# a margin for the eight trials here.
+@pytest.mark.parametrize(("offline", "target"), [(False, 0.70), (True, 0.60)])
 def test_default_estimator_meets_target(
     trials: list[dict[str, np.ndarray]], offline: bool, target: float
 ) -> None:
