@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     for u in sorted(truths):
         a, f = scores(np.concatenate(truths[u]), np.concatenate(preds[u]))
         per_user.append((a, f, u))
-    print(table(["user", "accuracy", "sitting F1"], [[str(u), f"{a:.4f}", f"{f:.3f}"] for a, f, u in per_user]) + "\n")
+    rows = [[str(u), f"{a:.4f}", f"{f:.3f}"] for a, f, u in per_user]
+    print(table(["user", "accuracy", "sitting F1"], rows) + "\n")
     worst = min(per_user)
     mean = float(np.mean([a for a, _, _ in per_user]))
     print(f"per-user accuracy: mean **{mean:.4f}**, worst **{worst[0]:.4f}** (user {worst[2]})\n")

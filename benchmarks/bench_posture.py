@@ -83,7 +83,8 @@ class HaptExperiment:
         self.truth = np.array([HAPT_MAP[int(v)] for v in self.label[self.scored]], dtype=object)
 
     def run(self, config: PostureConfig | None = None) -> HaptRun:
-        res = classify(self.samples, config)
+        # upright_reference finds up only: forward (and so the sign of a tilt) is unknown
+        res = classify(self.samples, config, heading_known=False)
         pred = np.array(res.posture_at(self.t[self.scored]), dtype=object)
         return HaptRun(self.name, self.user, self.truth, pred)
 

@@ -29,6 +29,7 @@ from calibration.alignment import (
 )
 from calibration.auto import (
     MountingSegment,
+    Neutral,
     WalkingBout,
     align_recording,
     analyse_bouts,
@@ -85,6 +86,7 @@ __all__ = [
     "GyroBiasTracker",
     "MountingSegment",
     "MovedDuringStillError",
+    "Neutral",
     "NoAlignmentError",
     "NotEnoughWalkingError",
     "NotUprightError",

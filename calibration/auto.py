@@ -33,6 +33,20 @@ NEAR_S = 30.0  # still standing this close to a bout counts as "around" it
 MIN_STILL_S = 2.0
 UPRIGHT_DEG = 8.0  # still standing within this of a bout's mean gravity counts as upright
 CHANGE_DEG = 5.0  # a walking frame this far from its group's means the clip moved
+# A recording that opens with the calibration protocol (a still stand, then a walk) has its
+# neutral right there: a stand that starts this early and ends before the first walk.
+OPENING_STAND_WITHIN_S = 60.0
+MIN_OPENING_STAND_S = 3.0
+
+
+class Neutral:
+    """Where a segment's neutral (its pelvis "up") came from, as shown to the user."""
+
+    PROFILE = "calibration profile"
+    OPENING_STAND = "the still stand the recording opens with"
+    STANDS = "the median of the still stands next to walks"
+    WALKING = "the mean posture while walking (no still stand next to a walk)"
+    CARRIED = "carried over from the first clip position"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +71,7 @@ class MountingSegment:
     q_PS: FloatArray
     bouts: int  # walking bouts behind it
     still_windows: int  # still upright stands behind its up axis (0: carried over)
+    neutral: str = Neutral.STANDS  # where its up axis came from (a Neutral value)
 
 
 def find_walking_bouts(
@@ -149,7 +164,21 @@ def upright_still_directions(
     lo: int = 0,
     hi: int | None = None,
 ) -> FloatArray:
-    """Mean gravity (unit, sensor frame) of each still stand next to a bout, within [lo, hi).
+    """Mean gravity (unit, sensor frame) of each still stand next to a bout, within [lo, hi)."""
+    stands = upright_stands(acc, gyr, rate_hz, bouts, lo=lo, hi=hi)
+    return np.array([d for _, _, d in stands]).reshape(-1, 3)
+
+
+def upright_stands(
+    acc: npt.ArrayLike,
+    gyr: npt.ArrayLike | None,
+    rate_hz: float,
+    bouts: list[WalkingBout],
+    *,
+    lo: int = 0,
+    hi: int | None = None,
+) -> list[tuple[int, int, FloatArray]]:
+    """``(start, stop, mean gravity)`` of each still stand next to a bout, within [lo, hi).
 
     "Next to" means reached from the walk without sitting down: gravity, averaged over a
     second, stays within ``UPRIGHT_DEG`` of the walking gravity all the way between them (a
@@ -161,7 +190,7 @@ def upright_still_directions(
     mask = still_mask(a, gyr, rate_hz)
     window = max(int(rate_hz), 1)
     kernel = np.ones(window) / window
-    found: list[FloatArray] = []
+    found: list[tuple[int, int, FloatArray]] = []
     for start, stop in runs(mask):
         if stop - start < MIN_STILL_S * rate_hz or start < lo or stop > hi:
             continue
@@ -180,9 +209,25 @@ def upright_still_directions(
                     break
             direction = unit(a[start:stop].mean(axis=0))
             if angle_deg(direction, bout.gravity_S) <= UPRIGHT_DEG:
-                found.append(direction)
+                found.append((start, stop, direction))
             break
-    return np.array(found).reshape(-1, 3)
+    return found
+
+
+def _opening_stand(
+    stands: list[tuple[int, int, FloatArray]], first_walk: int, rate_hz: float
+) -> FloatArray | None:
+    """The calibration protocol's stand, if the recording opens with one."""
+    for start, stop, direction in stands:
+        if stop > first_walk or start > OPENING_STAND_WITHIN_S * rate_hz:
+            return None
+        if stop - start >= MIN_OPENING_STAND_S * rate_hz:
+            return direction
+    return None
+
+
+def _walking_up(group: list[WalkingBout]) -> FloatArray:
+    return unit(sum((b.forward.seconds * b.gravity_S for b in group), np.zeros(3)))
 
 
 def _median_direction(directions: FloatArray) -> FloatArray:
@@ -200,11 +245,13 @@ def align_recording(
 ) -> list[MountingSegment]:
     """Mounting segments of a whole recording: one per detected clip position.
 
-    ``initial_q_PS`` (a guided calibration) fixes the first segment and the wearer's neutral;
-    without it the first segment's up is the median of the still upright stands next to its
-    walking bouts. Later segments start at the first walking bout after the clip moved.
-    Raises :class:`NoAlignmentError` when the recording has no usable walking (or, without
-    ``initial_q_PS``, no still standing next to it).
+    ``initial_q_PS`` (a guided calibration) fixes the first segment and the wearer's neutral.
+    Without it, the first segment's up (the wearer's neutral) is, in order of preference: the
+    still stand the recording opens with (the calibration protocol: stand still, then walk), the
+    median of the still upright stands next to its walking bouts, or the mean posture while
+    walking; forward always comes from the walking. Each segment says which (``neutral``).
+    Later segments start at the first walking bout after the clip moved. Raises
+    :class:`NoAlignmentError` when the recording has no usable walking.
     """
     a = np.asarray(acc, dtype=np.float64)
     g = np.asarray(gyr, dtype=np.float64)
@@ -222,23 +269,25 @@ def align_recording(
         if q_PW is None:
             if initial_q_PS is not None:
                 q_PS = unit(initial_q_PS)
-                stands = 0
+                stands, neutral = 0, Neutral.PROFILE
             else:
                 hi = groups[1][0].start if len(groups) > 1 else len(a)
-                ups = upright_still_directions(a, g, rate_hz, group, hi=hi)
-                if not len(ups):
-                    raise NoAlignmentError(
-                        "no still standing found next to the walking: alignment needs a few"
-                        " seconds of quiet standing before or after a walk"
-                    )
-                forward = _mean_forward(group)
-                q_PS = mounting_from_axes(_median_direction(ups), forward)
-                stands = len(ups)
+                found = upright_stands(a, g, rate_hz, group, hi=hi)
+                opening = _opening_stand(found, group[0].start, rate_hz)
+                if opening is not None:
+                    up, neutral = opening, Neutral.OPENING_STAND
+                elif found:
+                    up = _median_direction(np.array([d for _, _, d in found]))
+                    neutral = Neutral.STANDS
+                else:
+                    up, neutral = _walking_up(group), Neutral.WALKING
+                q_PS = mounting_from_axes(up, _mean_forward(group))
+                stands = len(found)
             q_PW = quat_multiply(q_PS, _conj(q_WS))
         else:
             q_PS = quat_multiply(q_PW, q_WS)
-            stands = 0
-        segments.append(MountingSegment(start, _positive(q_PS), len(group), stands))
+            stands, neutral = 0, Neutral.CARRIED
+        segments.append(MountingSegment(start, _positive(q_PS), len(group), stands, neutral))
     return segments
 
 
@@ -265,10 +314,12 @@ def _positive(q: FloatArray) -> FloatArray:
 __all__ = [
     "CHANGE_DEG",
     "MountingSegment",
+    "Neutral",
     "WalkingBout",
     "align_recording",
     "analyse_bouts",
     "auto_align",
     "find_walking_bouts",
+    "upright_stands",
     "upright_still_directions",
 ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from calibration import MountingSegment, NoAlignmentError, align_recording
+from calibration import MountingSegment, Neutral, NoAlignmentError, align_recording
 from monitor.activity import ActivitySnapshot, Transition
 from monitor.errors import MonitorError
 from monitor.fusion import estimate, quat
@@ -64,7 +64,7 @@ def analyse(
         tilt.sagittal_deg,
         tilt.frontal_deg,
     )
-    result = classify(samples, posture)
+    result = classify(samples, posture, heading_known=heading_known)
     policy = nudges or NudgePolicy()
     state = policy.initial_state()
     shown: list[NudgeEvent] = []
@@ -85,6 +85,7 @@ def _mounting(
         except NoAlignmentError as exc:
             notes.append(f"full alignment not possible ({exc}); using up from walking only")
         else:
+            notes.append(f"neutral: {segments[0].neutral}")
             if len(segments) > 1:
                 notes.append(f"the sensor moved on the belt: re-aligned {len(segments) - 1}×")
             return tuple(segments), True
@@ -98,7 +99,7 @@ def _mounting(
             f"cannot tell which way is up: the recording needs some walking ({exc})"
         ) from exc
     notes.append("forward direction unknown: sagittal and frontal tilt are mixed")
-    return (MountingSegment(0, q_PS, 0, 0),), False
+    return (MountingSegment(0, q_PS, 0, 0, Neutral.WALKING),), False
 
 
 def _per_sample(segments: tuple[MountingSegment, ...], n: int) -> FloatArray:

@@ -258,6 +258,7 @@ class Pipeline:
         """A calibration just finished: use its mounting from now on."""
         self._profile_q_PS = np.asarray(q_PS, dtype=np.float64)
         self.mounting_source = MountingSource.PROFILE
+        self.posture.heading_known = True
         if self._tracker is not None:
             self._tracker.set_mounting(self._profile_q_PS)
         self._raw = None
@@ -295,6 +296,7 @@ class Pipeline:
         q_PS = mounting_from_axes(up, np.cross(helper, up))
         self._tracker = TiltTracker(rate, q_PS)
         self.mounting_source = MountingSource.PROVISIONAL
+        self.posture.heading_known = False  # forward is a guess until walking shows it
         self._raw = _RawBuffer(int(AUTO_ALIGN_WINDOW_S * rate))
         return MountingChange(t, q_PS, MountingSource.PROVISIONAL)
 
@@ -314,6 +316,7 @@ class Pipeline:
             return None
         self._tracker.set_mounting(q_PS)
         self.mounting_source = MountingSource.AUTOMATIC
+        self.posture.heading_known = True
         self._raw = None
         return MountingChange(float(batch.host_time[-1]), q_PS, MountingSource.AUTOMATIC)
 

@@ -71,6 +71,8 @@ class PostureConfig:
     height_change_m: float = 0.2
     # sitting → standing needs the orientation to move at least this much
     min_change_deg: float = 3.0
+    # a sit-down's drop is looked for in the first seconds of a burst (it settles afterwards)
+    descent_window_s: float = 3.0
     prototype_alpha: float = 0.2  # EMA weight of each still frame in the posture prototypes
     # sitting bouts: a break is upright (standing or walking) for at least break_s
     break_s: float = 60.0
@@ -116,6 +118,7 @@ class PostureConfig:
             "baseline_window_s",
             "stand_match_deg",
             "height_change_m",
+            "descent_window_s",
         )
         for name in positive:
             if not getattr(self, name) > 0:
@@ -223,6 +226,11 @@ def up_from_tilt(sagittal_deg: npt.ArrayLike, frontal_deg: npt.ArrayLike) -> Flo
     return np.stack([-np.sin(s), np.cos(s) * np.sin(f), np.cos(s) * np.cos(f)], axis=-1)
 
 
+def _sagittal_deg(up: Vec3) -> float:
+    """Sagittal tilt of an earth-up direction in the pelvis frame (anterior positive)."""
+    return math.degrees(math.atan2(-up[0], math.hypot(up[1], up[2])))
+
+
 def _angle_deg(u: Vec3, v: Vec3) -> float:
     # 3-vectors as Python floats: a numpy call per frame costs more than the arithmetic
     dot = u[0] * v[0] + u[1] * v[1] + u[2] * v[2]
@@ -315,6 +323,7 @@ class _State:
     bout_start: float | None = None
     bout_last_sit_end: float | None = None
     upright_since: float | None = None
+    stood_up_at: float | None = None  # start of the movement that ended the last sitting
     last_break_end: float | None = None
     in_break: bool = False
     bouts: list[SittingBout] = field(default_factory=list)
@@ -334,8 +343,11 @@ class PostureClassifier:
     :class:`ActivitySnapshot` whose ``t`` is the frame's end.
     """
 
-    def __init__(self, config: PostureConfig | None = None) -> None:
+    def __init__(self, config: PostureConfig | None = None, *, heading_known: bool = True) -> None:
         self.config = config if config is not None else PostureConfig()
+        # False when the mounting knows only "up": sagittal and frontal are then mixed, so the
+        # direction of a tilt (forward or back) cannot be told.
+        self.heading_known = heading_known
         self._t0: float | None = None
         self._frame_index = 0
         self._pending: list[PelvisSamples] = []
@@ -588,6 +600,7 @@ class PostureClassifier:
             s.lying = True
             s.burst = None
             s.last_still_up = None
+            s.walk_run_s = 0.0  # a roll onto the side can look like steps: not a walk
             posture = Posture.LYING
         elif f.walking and s.walk_run_s + f.end - f.start >= cfg.walk_confirm_s - 1e-9:
             s.walk_run_s += f.end - f.start
@@ -596,6 +609,7 @@ class PostureClassifier:
                 s.lying = False
             if s.upright is Posture.SITTING:
                 trans.append(Transition(self._burst_mid(f), TransitionKind.SIT_TO_STAND))
+                s.stood_up_at = s.burst.start if s.burst is not None else f.start
             s.upright = Posture.STANDING  # nobody walks sitting down
             s.burst = None
             s.last_still_up = None
@@ -635,18 +649,24 @@ class PostureClassifier:
             s.lying = False
             t_mid = 0.5 * (burst.start + burst.end) if burst else f.start
             trans.append(Transition(t_mid, TransitionKind.FROM_LYING))
-            new = self._nearest(f.up)
+            # A rise of the pelvis says they stood up; otherwise the orientation decides.
+            rose = burst is not None and self._height_change(burst, f) >= cfg.height_change_m
+            new = Posture.STANDING if rose else self._nearest(f.up)
         elif was is Posture.UNKNOWN:
             new = self._nearest(f.up)
         else:
             new = was
-            if burst is not None and burst.rot_deg >= cfg.transition_rot_deg:
-                new = self._after_transition(was, f.up, self._height_change(burst, f))
+            if burst is not None:
+                drop = self._descent(burst)
+                big_drop = was is Posture.STANDING and drop <= -cfg.height_change_m
+                if burst.rot_deg >= cfg.transition_rot_deg or big_drop:
+                    new = self._after_transition(was, f.up, self._height_change(burst, f), drop)
             stand = s.proto_stand
             if (
                 new is Posture.STANDING
                 and stand is not None
                 and _angle_deg(f.up, stand) >= cfg.sit_tilt_deg
+                and not self._tipped_forward(f.up, stand)
             ):
                 new = Posture.SITTING  # sat down too gently to see a transition
         if new is not was and was is not Posture.UNKNOWN and not from_lying:
@@ -654,47 +674,88 @@ class PostureClassifier:
             sat = new is Posture.SITTING
             kind = TransitionKind.STAND_TO_SIT if sat else TransitionKind.SIT_TO_STAND
             trans.append(Transition(t_mid, kind))
+            if not sat:
+                s.stood_up_at = burst.start if burst else f.start
+        elif from_lying and new is Posture.STANDING:
+            s.stood_up_at = burst.start if burst else f.start
         s.upright = new
         s.last_still_up = f.up
         s.last_still_av = f.av_mean
         a = cfg.prototype_alpha
         if new is Posture.STANDING:
-            s.proto_stand = f.up if s.proto_stand is None else _blend(s.proto_stand, f.up, a)
+            # The prototype follows a clip that settles or shifts a little, never a bend or a
+            # lean over a desk (which would make straightening up look like sitting down).
+            if s.proto_stand is None:
+                s.proto_stand = f.up
+            elif _angle_deg(f.up, s.proto_stand) < 2 * cfg.stand_match_deg:
+                s.proto_stand = _blend(s.proto_stand, f.up, a)
         else:
             s.proto_sit = f.up if s.proto_sit is None else _blend(s.proto_sit, f.up, a)
         return new
 
-    def _after_transition(self, was: Posture, up: Vec3, dh: float) -> Posture:
+    def _tipped_forward(self, up: Vec3, ref: Vec3) -> bool:
+        """``up`` is mostly an anterior tilt from ``ref``: a bend or a lean, not a sit.
+
+        Sitting tips the pelvis back; bending to pick something up or leaning over a desk tips
+        it forward. Needs the forward direction (``heading_known``); without it, never.
+        """
+        if not self.heading_known:
+            return False
+        d_sag = _sagittal_deg(up) - _sagittal_deg(ref)
+        return d_sag >= 0.5 * _angle_deg(up, ref)
+
+    def _after_transition(self, was: Posture, up: Vec3, dh: float, drop: float) -> Posture:
         """After a sit-down/stand-up-like burst: flip the state if the posture really changed.
 
-        Two kinds of evidence, either is enough:
-        - height: the pelvis drops or rises about 0.4 m; ``dh`` beyond ``height_change_m``;
+        Evidence, any one is enough:
+        - height: the pelvis drops or rises about 0.4 m. ``drop`` is the lowest point in the
+          first ``descent_window_s`` of the burst (a sit-down drops early, then settles, so its
+          end is rarely still); ``dh`` the whole burst's change, still at both ends (a
+          stand-up ends still);
         - orientation: standing looks like the standing prototype, while how people sit varies
           from bout to bout (a chair, a bed's edge, a stool), so sitting is "upright but not like
-          standing": more than ``stand_match_deg`` from the standing prototype. Leaving a sitting
-          bout also needs the orientation to have moved ``min_change_deg`` from it (a forward
-          lean while sitting rotates a lot but is not standing).
+          standing": more than ``stand_match_deg`` from the standing prototype and not tipped
+          forward (a bend or a lean over a desk is not a sit). Leaving a sitting bout also needs
+          the orientation to have moved ``min_change_deg`` from it, and to end within
+          ``stand_match_deg`` of the standing prototype, or (a clip that shifted in its pouch)
+          within twice that and four times nearer it than the sitting it left, not tipped
+          forward (a seated forward lean).
         """
         s = self._state
         cfg = self.config
         h = cfg.height_change_m
         if was is Posture.STANDING:
-            if dh <= -h:
+            if dh <= -h or drop <= -h:
                 return Posture.SITTING
             ref = s.proto_stand if s.proto_stand is not None else s.last_still_up
             if ref is None:
                 return self._nearest(up)  # nothing to compare with yet
             far = _angle_deg(up, ref) >= cfg.stand_match_deg
-            return Posture.SITTING if far else Posture.STANDING
+            sat = far and not self._tipped_forward(up, ref)
+            return Posture.SITTING if sat else Posture.STANDING
         if dh >= h:
             return Posture.STANDING
-        ref = s.proto_sit if s.proto_sit is not None else s.last_still_up
-        if ref is not None and _angle_deg(up, ref) < cfg.min_change_deg:
+        ref = s.last_still_up if s.last_still_up is not None else s.proto_sit
+        moved = _angle_deg(up, ref) if ref is not None else math.inf
+        if moved < cfg.min_change_deg:
             return Posture.SITTING
         if s.proto_stand is not None:
-            near = _angle_deg(up, s.proto_stand) < cfg.stand_match_deg
+            to_stand = _angle_deg(up, s.proto_stand)
+            shifted = (
+                to_stand < min(2 * cfg.stand_match_deg, 0.25 * moved)
+                and not self._tipped_forward(up, s.proto_stand)  # a forward lean while seated
+            )
+            near = to_stand < cfg.stand_match_deg or shifted
             return Posture.STANDING if near else Posture.SITTING
         return Posture.STANDING
+
+    def _descent(self, burst: _Burst) -> float:
+        """Lowest height (m) in the first ``descent_window_s`` of a burst, from rest before it."""
+        pre = self._state.last_still_av
+        n = max(1, round(self.config.descent_window_s / burst.dt))
+        av = np.concatenate(burst.av)[:n] - (0.0 if pre is None else pre)
+        h = np.cumsum(np.cumsum(av)) * burst.dt * burst.dt
+        return float(min(0.0, h.min()))
 
     def _height_change(self, burst: _Burst, f: _Frame) -> float:
         """Vertical displacement over a burst (m), still at both ends (zero velocity).
@@ -726,6 +787,8 @@ class PostureClassifier:
         cfg = self.config
         s = self._state
         s.posture = posture
+        if posture is not Posture.SITTING and not posture.upright:
+            s.stood_up_at = None
         if posture is Posture.SITTING:
             if s.bout_start is None:
                 s.bout_start = f.start
@@ -739,7 +802,11 @@ class PostureClassifier:
             self._learn_baseline(f)
         elif posture.upright:
             if s.upright_since is None:
-                s.upright_since = f.start
+                # The stand-up is recognised when the wearer is still (or walking) again: the
+                # break began when the movement that ended the sitting began.
+                began = s.stood_up_at
+                ok = began is not None and s.bout_start is not None and began >= s.bout_start
+                s.upright_since = min(f.start, began) if ok and began is not None else f.start
             if f.end - s.upright_since >= cfg.break_s - 1e-9:
                 if s.bout_start is not None and s.bout_last_sit_end is not None:
                     s.bouts.append(SittingBout(s.bout_start, s.upright_since))
@@ -867,9 +934,11 @@ def tilt_zone(
     return TiltZone.NEUTRAL
 
 
-def classify(samples: PelvisSamples, config: PostureConfig | None = None) -> PostureResult:
+def classify(
+    samples: PelvisSamples, config: PostureConfig | None = None, *, heading_known: bool = True
+) -> PostureResult:
     """Run a whole recording through :class:`PostureClassifier` (identical to streaming it)."""
-    clf = PostureClassifier(config)
+    clf = PostureClassifier(config, heading_known=heading_known)
     a = clf.update(samples)
     b = clf.flush()
     return PostureResult(

@@ -7,7 +7,8 @@ Public API
 - :class:`OrientationEstimator`: the streaming interface (``update`` per BLE batch,
   ``update_batch`` for a recording, ``reset``, ``params`` / ``coeffs`` / ``state``).
 - :data:`ESTIMATORS` / :func:`make_estimator`: named estimators. Defaults: "vqf" live,
-  "offline-vqf" offline (plain VQF; the "-lc" variants add a latency prediction, see docs/fusion.md).
+  "offline-vqf" offline (plain VQF; the "-lc" variants add a latency prediction, see
+  docs/fusion.md).
 - :mod:`monitor.fusion.tilt`: ``tilt_deg``, ``sagittal_deg``, ``frontal_deg``,
   ``earth_up_in_pelvis`` from ``q_ES`` and the mounting ``q_PS``.
 - :mod:`monitor.fusion.metrics`: the BROAD inclination error; :mod:`monitor.fusion.quat`: the
