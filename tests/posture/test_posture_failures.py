@@ -54,9 +54,7 @@ def test_bending_forward_from_standing_is_not_sitting() -> None:
 
 
 def test_leaning_over_a_desk_while_standing_is_not_sitting() -> None:
-    samples = timeline(
-        ("still", 20, 0.0, 0), ("move", 2.0, 25.0, -0.05), ("still", 60, 25.0, 0)
-    )
+    samples = timeline(("still", 20, 0.0, 0), ("move", 2.0, 25.0, -0.05), ("still", 60, 25.0, 0))
     res = classify(samples)
     assert posture_at(res, 60.0) is Posture.STANDING
 
