@@ -1,4 +1,4 @@
-"""A clip at the side of the pelvis: the accelerometer feels the rotation, the gyroscope does not."""
+"""A clip at the side of the pelvis: the accelerometer feels the rotation, the gyro does not."""
 
 from __future__ import annotations
 
