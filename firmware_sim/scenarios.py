@@ -66,13 +66,17 @@ class _Builder:
                 return _class(s.activity)
         return None
 
-    def add(self, seg: Segment) -> float:
-        """Append (after a transition if needed); returns the segment's start time."""
+    def add(self, seg: Segment, *, transition_s: float | None = None) -> float:
+        """Append (after a transition if needed); returns the segment's start time.
+
+        ``transition_s`` sets the length of that transition (a collapse into a chair is fast).
+        """
         cur = self._cls()
         new = _class(seg.activity)
         if cur is not None and cur != new:
             lying = 2 in (cur, new)
             dur = self.rng.uniform(3.0, 5.0) if lying else self.rng.uniform(2.0, 3.0)
+            dur = dur if transition_s is None else transition_s
             self._append(Segment(Activity.TRANSITION, float(dur), zone=TiltZone.NONE))
         start = self.t
         self._append(seg)
@@ -122,10 +126,15 @@ class _Builder:
             )
         )
 
-    def walk(self, dur: float, *, turns: bool = True) -> float:
+    def walk(self, dur: float, *, turns: bool = True, slow: bool = False) -> float:
         rng = self.rng
-        step = float(rng.uniform(1.8, 2.0))
-        speed = step * float(rng.uniform(0.6, 0.72))  # step length 0.60–0.72 m
+        if slow:
+            # slow, short-stepped gait (older or tired walkers): about 0.6–0.85 m/s
+            step = float(rng.uniform(1.3, 1.6))
+            speed = step * float(rng.uniform(0.45, 0.53))
+        else:
+            step = float(rng.uniform(1.8, 2.0))
+            speed = step * float(rng.uniform(0.6, 0.72))  # step length 0.60–0.72 m
         return self.add(
             Segment(
                 Activity.WALKING,
@@ -139,7 +148,31 @@ class _Builder:
             )
         )
 
-    def sit(self, dur: float, zone: TiltZone = TiltZone.NEUTRAL, *, ramp: float = 2.0) -> float:
+    def bend(self, hold: float) -> float:
+        """Bend forward from standing to pick something up, hold, straighten up (standing)."""
+        rng = self.rng
+        down = float(rng.uniform(0.8, 1.5))
+        self.add(
+            Segment(
+                Activity.STANDING,
+                down + hold,
+                sagittal_deg=float(rng.uniform(30.0, 50.0)),
+                frontal_deg=float(rng.normal(0.0, 2.0)),
+                ramp_s=down,
+                turns=False,
+                fidget=0.0,
+            )
+        )
+        return self.stand(float(rng.uniform(1.0, 2.0)) + 6.0)
+
+    def sit(
+        self,
+        dur: float,
+        zone: TiltZone = TiltZone.NEUTRAL,
+        *,
+        ramp: float = 2.0,
+        transition_s: float | None = None,
+    ) -> float:
         rng = self.rng
         sag = self.upright + float(rng.normal(0.0, 1.0))
         fro = float(np.clip(rng.normal(0.0, 0.8), -2.0, 2.0))
@@ -152,7 +185,8 @@ class _Builder:
         return self.add(
             Segment(
                 Activity.SITTING, dur, zone=zone, sagittal_deg=sag, frontal_deg=fro, ramp_s=ramp
-            )
+            ),
+            transition_s=transition_s,
         )
 
     def lie(self, dur: float, side: str = "supine") -> float:
@@ -389,6 +423,37 @@ def _desk_short(rng: np.random.Generator) -> list[Segment]:
     return b.segs
 
 
+def _slow_walk(rng: np.random.Generator) -> list[Segment]:
+    b = _Builder(rng)
+    b.stand(5.0, still=True)
+    for _ in range(3):
+        b.walk(float(rng.uniform(30.0, 60.0)), slow=True)
+        b.stand(float(rng.uniform(15.0, 30.0)))  # the stop after a walk: quiet standing
+    return b.segs
+
+
+def _bend_pick_up(rng: np.random.Generator) -> list[Segment]:
+    b = _Builder(rng)
+    b.stand(5.0, still=True)
+    b.walk(15.0, turns=False)
+    b.stand(10.0)
+    for _ in range(5):
+        b.bend(float(rng.uniform(1.0, 3.0)))
+        b.stand(float(rng.uniform(5.0, 15.0)))
+    return b.segs
+
+
+def _collapse_sit(rng: np.random.Generator) -> list[Segment]:
+    b = _Builder(rng)
+    b.stand(5.0, still=True)
+    b.walk(15.0, turns=False)
+    for _ in range(4):
+        b.stand(float(rng.uniform(8.0, 15.0)))
+        b.sit(float(rng.uniform(40.0, 60.0)), transition_s=float(rng.uniform(0.6, 0.9)))
+    b.stand(15.0)
+    return b.segs
+
+
 def _calibration(rng: np.random.Generator) -> list[Segment]:
     b = _Builder(rng)
     b.stand(5.0, still=True)
@@ -423,6 +488,11 @@ SCENARIOS: dict[str, ScenarioSpec] = {
         ScenarioSpec(
             "calibration", "5 s still standing, 10 s straight walking, then more", _calibration
         ),
+        ScenarioSpec("slow_walk", "slow, short-stepped walks (0.6–0.85 m/s) and stops", _slow_walk),
+        ScenarioSpec(
+            "bend_pick_up", "bending forward from standing to pick things up", _bend_pick_up
+        ),
+        ScenarioSpec("collapse_sit", "dropping fast into a chair (under a second)", _collapse_sit),
     )
 }
 

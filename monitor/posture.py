@@ -56,8 +56,17 @@ class PostureConfig:
     walk_std: float = 1.2  # m/s², standard deviation of the vertical acceleration
     walk_band_hz: tuple[float, float] = (0.6, 5.0)  # steps, strides and their harmonics
     walk_band_frac: float = 0.3  # fraction of the variance in that band
+    # Steps repeat: the vertical acceleration's autocorrelation at a step or stride period
+    # (0.3–1.4 s). Vigorous movement (walk_std) must show some of it (a drop into a chair does
+    # not); gentle gait (slow, shuffling), down to slow_walk_std, must show it clearly
+    # (fidgets and weight shifts of that size do not repeat).
+    walk_step_period_s: tuple[float, float] = (0.3, 1.4)
+    walk_periodicity: float = 0.0
+    slow_walk_std: float = 0.35
+    slow_walk_periodicity: float = 0.5
+    walk_max_incl_deg: float = 35.0  # walking is upright (even a stooped gait)
     # walking this long means upright (shorter runs may be a sit-down or stand-up)
-    walk_confirm_s: float = 3.0
+    walk_confirm_s: float = 4.0
     # movement (a frame that is not still): horizontal gyro RMS or |acc| standard deviation
     move_gyr: float = 0.12  # rad/s
     move_acc: float = 0.35  # m/s²
@@ -106,6 +115,8 @@ class PostureConfig:
             "walk_window_s",
             "walk_confirm_s",
             "walk_std",
+            "slow_walk_std",
+            "walk_max_incl_deg",
             "move_gyr",
             "move_acc",
             "break_s",
@@ -128,6 +139,11 @@ class PostureConfig:
         lo, hi = self.walk_band_hz
         if not 0 <= lo < hi:
             raise bad("walk_band_hz", "need 0 <= low < high")
+        plo, phi = self.walk_step_period_s
+        if not 0 < plo < phi < self.walk_window_s:
+            raise bad("walk_step_period_s", "need 0 < shortest < longest < walk_window_s")
+        if not 0 <= self.walk_periodicity < self.slow_walk_periodicity < 1:
+            raise bad("walk_periodicity", "need 0 <= walk_periodicity < slow_walk_periodicity < 1")
         for name in ("walk_band_frac", "prototype_alpha", "baseline_alpha"):
             if not 0 < getattr(self, name) <= 1:
                 raise bad(name, "must be in (0, 1]")
@@ -488,7 +504,8 @@ class PostureClassifier:
         dev = amag - np.repeat(total(amag) / n, n)
         acc_std = np.sqrt(total(dev * dev) / n)
         moving = (gh_rms > cfg.move_gyr) | (acc_std > cfg.move_acc)
-        walking = self._walking(t, av, n, good, end[good])
+        # people walk upright: a roll in bed or a sit-up can repeat like steps
+        walking = self._walking(t, av, n, good, end[good]) & (incl < cfg.walk_max_incl_deg)
         av_mean = total(av) / n
 
         g = 0
@@ -569,8 +586,8 @@ class PostureClassifier:
             x = avc[lo[win, None] + np.arange(m)]
             x -= x.mean(axis=1, keepdims=True)
             var = np.mean(x**2, axis=1)
-            big = var >= cfg.walk_std**2
-            win, x = win[big], x[big]
+            big = var >= cfg.slow_walk_std**2
+            win, x, var = win[big], x[big], var[big]
             if not len(win):
                 continue
             rate = (m - 1) / np.maximum(tc[hi[win] - 1] - tc[lo[win]], 1e-9)
@@ -584,8 +601,26 @@ class PostureClassifier:
                 same = (a == ab[0]) & (b == ab[1])
                 if ab[1] > ab[0]:
                     band[same] = power[same, ab[0] : ab[1]].sum(axis=1)
-            walking[win] = band >= cfg.walk_band_frac * power[:, 1:].sum(axis=1)
+            stepping = band >= cfg.walk_band_frac * power[:, 1:].sum(axis=1)
+            needed = np.where(
+                var >= cfg.walk_std**2, cfg.walk_periodicity, cfg.slow_walk_periodicity
+            )
+            walking[win] = stepping & (self._step_periodicity(x, rate) > needed)
         return walking
+
+    def _step_periodicity(self, x: FloatArray, rate: FloatArray) -> FloatArray:
+        """Per window (rows of ``x``, demeaned): the highest autocorrelation (unbiased,
+        normalised) at a lag within ``walk_step_period_s``."""
+        m = x.shape[1]
+        spectrum = np.fft.rfft(x, n=2 * m, axis=1)
+        ac = np.fft.irfft(np.abs(spectrum) ** 2, n=2 * m, axis=1)[:, :m]
+        lags = np.arange(m)
+        ac = ac / np.maximum(ac[:, :1], 1e-12) * (m / (m - lags))
+        lag_s = lags[None, :] / rate[:, None]
+        lo, hi = self.config.walk_step_period_s
+        in_range = (lag_s >= lo) & (lag_s <= hi)
+        peak: FloatArray = np.where(in_range, ac, -np.inf).max(axis=1)
+        return peak
 
     # --- the state machine ---------------------------------------------------------------------
 

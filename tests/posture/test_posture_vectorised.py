@@ -74,7 +74,7 @@ class ReferenceClassifier(PostureClassifier):
         gh_rms = math.sqrt(float(np.mean(gh_mag**2)))
         acc_std = float(np.std(np.linalg.norm(acc, axis=1)))
         moving = gh_rms > cfg.move_gyr or acc_std > cfg.move_acc
-        walking = self._reference_walking(t, av, start)
+        walking = self._reference_walking(t, av, start) and incl < cfg.walk_max_incl_deg
         up3 = (float(up[0]), float(up[1]), float(up[2]))
         frame = _Frame(
             start,
@@ -102,14 +102,25 @@ class ReferenceClassifier(PostureClassifier):
         if win.shape[1] < 8:
             return False
         x = win[1] - win[1].mean()
-        if float(np.mean(x**2)) < cfg.walk_std**2:
+        var = float(np.mean(x**2))
+        if var < cfg.slow_walk_std**2:
             return False
         rate = (win.shape[1] - 1) / max(float(win[0, -1] - win[0, 0]), 1e-9)
         power = np.abs(np.fft.rfft(x)) ** 2
         freq = np.fft.rfftfreq(x.size, 1.0 / rate)
         lo, hi = cfg.walk_band_hz
         band = float(np.sum(power[(freq >= lo) & (freq <= hi)]))
-        return band >= cfg.walk_band_frac * float(np.sum(power[1:]))
+        if band < cfg.walk_band_frac * float(np.sum(power[1:])):
+            return False
+        # autocorrelation at each lag, one lag at a time (unbiased, normalised by lag 0)
+        m = x.size
+        r0 = float(np.dot(x, x)) / m
+        best = -np.inf
+        for k in range(1, m):
+            if cfg.walk_step_period_s[0] <= k / rate <= cfg.walk_step_period_s[1]:
+                best = max(best, float(np.dot(x[:-k], x[k:])) / (m - k) / r0)
+        need = cfg.walk_periodicity if var >= cfg.walk_std**2 else cfg.slow_walk_periodicity
+        return best > need
 
 
 def with_holes(ps: PelvisSamples) -> PelvisSamples:
