@@ -7,7 +7,7 @@ place, never copied. Without them the HAPT part is skipped with a message.
 
 HAPT (label-free: the labels are used only to score): per experiment, orientation by the live
 fusion default (``estimate(acc, gyr, 50)``), an upright reference found from the data alone
-(``upright_reference``: mean earth-up while walking, walking detected from |acc|), then
+(``monitor.mounting.upright_only``: mean earth-up while walking), then
 ``classify``. Scored per sample on labelled sitting, standing, lying and walking (1–3); the
 transitions (7–12) and unlabelled samples are not scored. Prints 4-class accuracy, sitting F1,
 per-class recall, the confusion matrix, per-experiment numbers and a leave-one-user-out figure
@@ -33,13 +33,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 from monitor.activity import Posture  # noqa: E402
-from monitor.fusion import estimate, quat  # noqa: E402
+from monitor.fusion import estimate  # noqa: E402
+from monitor.mounting import upright_only  # noqa: E402
 from monitor.posture import (  # noqa: E402
     PelvisSamples,
     PostureConfig,
     SittingBout,
     classify,
-    upright_reference,
 )
 
 G = 9.80665
@@ -76,14 +76,14 @@ class HaptExperiment:
         self.name = path.stem
         self.user = int(path.stem.split("user")[1])
         q_ES = estimate(acc, gyr, rate)
-        q_PS = upright_reference(acc, quat.earth_up_in_sensor(q_ES), rate)
+        q_PS = upright_only(acc, gyr, rate)
         self.t = np.arange(len(acc)) / rate
         self.samples = PelvisSamples.from_sensor(self.t, acc, gyr, q_ES, q_PS)
         self.scored = np.isin(self.label, list(HAPT_MAP))
         self.truth = np.array([HAPT_MAP[int(v)] for v in self.label[self.scored]], dtype=object)
 
     def run(self, config: PostureConfig | None = None) -> HaptRun:
-        # upright_reference finds up only: forward (and so the sign of a tilt) is unknown
+        # upright_only finds up only: forward (and so the sign of a tilt) is unknown
         res = classify(self.samples, config, heading_known=False)
         pred = np.array(res.posture_at(self.t[self.scored]), dtype=object)
         return HaptRun(self.name, self.user, self.truth, pred)

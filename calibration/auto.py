@@ -86,10 +86,11 @@ def find_walking_bouts(
     trim = window // 2  # the centred window reaches half a second past either end
     for start, stop in runs(active):
         lo, hi = start + trim, stop - trim
-        if hi - lo < min_s * rate_hz:
+        if hi - lo < round(min_s * rate_hz):
             continue
-        # Check in 8 s pieces that the swing is periodic at a step frequency (not fidgeting).
-        piece = int(8 * rate_hz)
+        # Check in 8 s pieces (or the whole of a shorter bout, when min_s allows one) that the
+        # swing is periodic at a step frequency (not fidgeting).
+        piece = min(int(8 * rate_hz), hi - lo)
         good = []
         for p0 in range(lo, hi - piece + 1, piece):
             hz, share = step_frequency(norm[p0 : p0 + piece], rate_hz)

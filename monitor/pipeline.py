@@ -22,12 +22,10 @@ import numpy.typing as npt
 
 from calibration import (
     CalibrationError,
-    NoAlignmentError,
-    auto_align,
     load_profile,
-    mounting_from_axes,
 )
 from monitor.activity import ActivitySnapshot, Transition
+from monitor.mounting import first_mounting, provisional
 from monitor.nudge import NudgeEvent, NudgePolicy, NudgeState
 from monitor.posture import PelvisSamples, PostureClassifier, PostureConfig
 from monitor.stream import SampleBatch, StreamAssembler, StreamEvent
@@ -290,10 +288,7 @@ class Pipeline:
             self._tracker = TiltTracker(rate, self._profile_q_PS)
             self.mounting_source = MountingSource.PROFILE
             return MountingChange(t, self._profile_q_PS, MountingSource.PROFILE)
-        up = batch.acc.mean(axis=0)
-        # Any direction perpendicular to up will do until walking tells us where forward is.
-        helper = np.eye(3)[int(np.argmin(np.abs(up)))]
-        q_PS = mounting_from_axes(up, np.cross(helper, up))
+        q_PS = provisional(batch.acc)
         self._tracker = TiltTracker(rate, q_PS)
         self.mounting_source = MountingSource.PROVISIONAL
         self.posture.heading_known = False  # forward is a guess until walking shows it
@@ -310,10 +305,10 @@ class Pipeline:
             return None
         self._since_attempt = 0
         acc, gyr_all = self._raw.arrays()
-        try:
-            q_PS = auto_align(acc, gyr_all, rate)
-        except NoAlignmentError:
+        found = first_mounting(acc, gyr_all, rate)
+        if found is None:
             return None
+        q_PS = found.q_PS
         self._tracker.set_mounting(q_PS)
         self.mounting_source = MountingSource.AUTOMATIC
         self.posture.heading_known = True

@@ -18,11 +18,11 @@ from firmware_sim.simulation import simulate
 from monitor.activity import ActivitySnapshot, Posture, Transition
 from monitor.fusion import estimate
 from monitor.posture import (
+    Frame,
     G,
     PelvisSamples,
     PostureClassifier,
     PostureResult,
-    _Frame,
     classify,
     up_from_tilt,
 )
@@ -76,7 +76,7 @@ class ReferenceClassifier(PostureClassifier):
         moving = gh_rms > cfg.move_gyr or acc_std > cfg.move_acc
         walking = self._reference_walking(t, av, start) and incl < cfg.walk_max_incl_deg
         up3 = (float(up[0]), float(up[1]), float(up[2]))
-        frame = _Frame(
+        frame = Frame(
             start,
             end,
             up3,

@@ -1,19 +1,19 @@
-"""Posture and sitting detection: pelvis-frame IMU samples in, per-second activity out.
+"""The posture state machine: frame features in, per-second activity, transitions and bouts out.
 
 Each 1 s frame is sitting, standing, walking, lying or unknown; transitions (stand-to-sit,
 sit-to-stand, to and from lying) are events; sitting bouts end only with a real break (upright for
-``break_s``); tilt zones have hysteresis and a sustained-tilt timer. The method (docs/posture.md):
+``break_s``, counted from the start of the stand-up); tilt zones have hysteresis and a
+sustained-tilt timer. The method (docs/posture.md):
 
 - **lying**: inclination of the pelvis (angle between pelvis up and earth up) above ``lying_deg``,
   left again below ``lying_exit_deg``;
-- **walking**: the vertical acceleration over the last ``walk_window_s`` has a standard deviation
-  of at least ``walk_std`` and at least ``walk_band_frac`` of its variance at step frequencies
-  (``walk_band_hz``); walking means upright, so the upright state becomes standing;
+- **walking** (``monitor.posture.features``) for ``walk_confirm_s`` means upright, so the upright
+  state becomes standing;
 - **sitting vs standing**: a still, upright frame keeps the current state (hysteresis). The state
-  changes only at the end of a *movement burst* that looks like a postural transition (at least
-  ``transition_rot_deg`` of rotation about horizontal axes: the pitch of a sit-down or stand-up),
-  when the pelvis moved down/up by ``height_change_m`` or the new still orientation is away
-  from / back at the wearer's standing prototype (``stand_match_deg``).
+  changes only at the end of a *movement burst* that looks like a postural transition (rotation
+  about horizontal axes, or a drop of the pelvis), when the pelvis moved down/up by
+  ``height_change_m`` or the new still orientation is away from / back at the wearer's standing
+  prototype (``stand_match_deg``) in a way a bend or a lean is not.
 
 Pure: numpy only, no I/O; time is the samples' own. :class:`PostureClassifier` streams batches
 (any sizes); :func:`classify` runs whole arrays through the same code, so both give identical
@@ -24,222 +24,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from monitor.activity import ActivitySnapshot, Posture, TiltZone, Transition, TransitionKind
-from monitor.errors import MonitorError
-
-FloatArray = npt.NDArray[np.float64]
-Vec3 = tuple[float, float, float]
-
-G = 9.80665  # m/s², standard gravity
-_BLOCK_FRAMES = 1024  # frames whose features are computed together (bounds the memory used)
-
-
-class PostureConfigError(MonitorError, ValueError):
-    """A :class:`PostureConfig` field is out of range, or the samples are unusable."""
-
-
-@dataclass(frozen=True, slots=True)
-class PostureConfig:
-    """Settings of the posture state machine (defaults documented in docs/posture.md)."""
-
-    frame_s: float = 1.0  # decision period; one snapshot per frame
-    # lying: inclination of pelvis up from earth up, with hysteresis
-    lying_deg: float = 65.0
-    lying_exit_deg: float = 50.0
-    # walking: vertical acceleration over the last walk_window_s
-    walk_window_s: float = 2.0
-    walk_std: float = 1.2  # m/s², standard deviation of the vertical acceleration
-    walk_band_hz: tuple[float, float] = (0.6, 5.0)  # steps, strides and their harmonics
-    walk_band_frac: float = 0.3  # fraction of the variance in that band
-    # Steps repeat: the vertical acceleration's autocorrelation at a step or stride period
-    # (0.3–1.4 s). Vigorous movement (walk_std) must show some of it (a drop into a chair does
-    # not); gentle gait (slow, shuffling), down to slow_walk_std, must show it clearly
-    # (fidgets and weight shifts of that size do not repeat).
-    walk_step_period_s: tuple[float, float] = (0.3, 1.4)
-    walk_periodicity: float = 0.0
-    slow_walk_std: float = 0.35
-    slow_walk_periodicity: float = 0.5
-    walk_max_incl_deg: float = 35.0  # walking is upright (even a stooped gait)
-    # walking this long means upright (shorter runs may be a sit-down or stand-up)
-    walk_confirm_s: float = 4.0
-    # movement (a frame that is not still): horizontal gyro RMS or |acc| standard deviation
-    move_gyr: float = 0.12  # rad/s
-    move_acc: float = 0.35  # m/s²
-    # a burst is a postural transition if it rotated at least this much about horizontal axes
-    transition_rot_deg: float = 20.0
-    # upright-still posture with no learned prototype: sitting if inclined this much
-    sit_tilt_deg: float = 20.0
-    # standing = within this of the standing prototype (learned from still standing frames)
-    stand_match_deg: float = 5.0
-    # a sit-down / stand-up moves the pelvis ~0.4 m: a burst's height change beyond this decides
-    height_change_m: float = 0.2
-    # sitting → standing needs the orientation to move at least this much
-    min_change_deg: float = 3.0
-    # a sit-down's drop is looked for in the first seconds of a burst (it settles afterwards)
-    descent_window_s: float = 3.0
-    prototype_alpha: float = 0.2  # EMA weight of each still frame in the posture prototypes
-    # sitting bouts: a break is upright (standing or walking) for at least break_s
-    break_s: float = 60.0
-    # tilt zones, degrees relative to the posture's baseline (0 standing, sitting baseline sitting)
-    anterior_deg: float = 8.0
-    posterior_deg: float = 8.0
-    lateral_deg: float = 5.0
-    zone_hysteresis_deg: float = 2.0  # leave a zone this much inside its threshold
-    sustained_s: float = 600.0  # a non-neutral zone held this long is sustained
-    # sitting baseline: habitual upright sitting sagittal, learned from the start of each bout
-    sitting_baseline_deg: float = -8.0
-    adapt_sitting_baseline: bool = True
-    baseline_window_s: float = 30.0  # the first seconds of a bout that set its baseline
-    baseline_alpha: float = 0.3  # weight of each bout in the running sitting baseline
-    baseline_limits_deg: tuple[float, float] = (-20.0, 5.0)
-
-    def __post_init__(self) -> None:
-        def bad(name: str, why: str) -> PostureConfigError:
-            return PostureConfigError(f"PostureConfig.{name} = {getattr(self, name)!r}: {why}")
-
-        for f in fields(self):
-            v = getattr(self, f.name)
-            vals = v if isinstance(v, tuple) else (v,)
-            for x in vals:
-                if isinstance(x, bool):
-                    continue
-                if not (isinstance(x, int | float) and math.isfinite(x)):
-                    raise bad(f.name, "must be a finite number")
-        positive = (
-            "frame_s",
-            "walk_window_s",
-            "walk_confirm_s",
-            "walk_std",
-            "slow_walk_std",
-            "walk_max_incl_deg",
-            "move_gyr",
-            "move_acc",
-            "break_s",
-            "anterior_deg",
-            "posterior_deg",
-            "lateral_deg",
-            "sustained_s",
-            "transition_rot_deg",
-            "sit_tilt_deg",
-            "baseline_window_s",
-            "stand_match_deg",
-            "height_change_m",
-            "descent_window_s",
-        )
-        for name in positive:
-            if not getattr(self, name) > 0:
-                raise bad(name, "must be > 0")
-        if not 0 < self.lying_exit_deg <= self.lying_deg < 90:
-            raise bad("lying_exit_deg", "need 0 < lying_exit_deg <= lying_deg < 90")
-        lo, hi = self.walk_band_hz
-        if not 0 <= lo < hi:
-            raise bad("walk_band_hz", "need 0 <= low < high")
-        plo, phi = self.walk_step_period_s
-        if not 0 < plo < phi < self.walk_window_s:
-            raise bad("walk_step_period_s", "need 0 < shortest < longest < walk_window_s")
-        if not 0 <= self.walk_periodicity < self.slow_walk_periodicity < 1:
-            raise bad("walk_periodicity", "need 0 <= walk_periodicity < slow_walk_periodicity < 1")
-        for name in ("walk_band_frac", "prototype_alpha", "baseline_alpha"):
-            if not 0 < getattr(self, name) <= 1:
-                raise bad(name, "must be in (0, 1]")
-        if self.min_change_deg < 0:
-            raise bad("min_change_deg", "must be >= 0")
-        if self.walk_window_s < self.frame_s:
-            raise bad("walk_window_s", "must be at least frame_s")
-        smallest = min(self.anterior_deg, self.posterior_deg, self.lateral_deg)
-        if not 0 <= self.zone_hysteresis_deg < smallest:
-            raise bad("zone_hysteresis_deg", "must be >= 0 and below every zone threshold")
-        blo, bhi = self.baseline_limits_deg
-        if not blo <= self.sitting_baseline_deg <= bhi:
-            raise bad("sitting_baseline_deg", "must lie within baseline_limits_deg")
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class PelvisSamples:
-    """A batch of IMU samples in the pelvis frame (docs/conventions.md), with the tilt angles.
-
-    ``acc_P`` m/s² specific force, ``gyr_P`` rad/s, both already rotated by the mounting ``q_PS``;
-    ``sagittal_deg`` / ``frontal_deg`` from the orientation estimate (``monitor.fusion.tilt``).
-    ``t`` in seconds, strictly increasing across batches. Build one from sensor-frame data with
-    :meth:`from_sensor`.
-    """
-
-    t: FloatArray  # (n,)
-    acc_P: FloatArray
-    gyr_P: FloatArray
-    sagittal_deg: FloatArray  # (n,)
-    frontal_deg: FloatArray  # (n,)
-
-    def __post_init__(self) -> None:
-        n = np.shape(self.t)[0] if np.ndim(self.t) == 1 else -1
-        if n < 0:
-            raise PostureConfigError(f"t must be 1-D, got shape {np.shape(self.t)}")
-        for name in ("acc_P", "gyr_P"):
-            if np.shape(getattr(self, name)) != (n, 3):
-                got = np.shape(getattr(self, name))
-                raise PostureConfigError(f"{name} must have shape ({n}, 3), got {got}")
-        for name in ("sagittal_deg", "frontal_deg"):
-            if np.shape(getattr(self, name)) != (n,):
-                got = np.shape(getattr(self, name))
-                raise PostureConfigError(f"{name} must have shape ({n},), got {got}")
-
-    def __len__(self) -> int:
-        return int(np.shape(self.t)[0])
-
-    def slice(self, lo: int, hi: int) -> PelvisSamples:
-        return PelvisSamples(
-            self.t[lo:hi],
-            self.acc_P[lo:hi],
-            self.gyr_P[lo:hi],
-            self.sagittal_deg[lo:hi],
-            self.frontal_deg[lo:hi],
-        )
-
-    @classmethod
-    def from_sensor(
-        cls,
-        t: npt.ArrayLike,
-        acc_S: npt.ArrayLike,
-        gyr_S: npt.ArrayLike,
-        q_ES: npt.ArrayLike,
-        q_PS: npt.ArrayLike,
-    ) -> PelvisSamples:
-        """Rotate sensor-frame samples into the pelvis frame and add the tilt angles."""
-        from monitor.fusion import quat, tilt_deg  # numpy-only helpers
-
-        q_ps = quat.normalize(np.asarray(q_PS, dtype=np.float64))
-        sag, fro = tilt_deg(q_ES, q_ps)
-        return cls(
-            np.asarray(t, dtype=np.float64),
-            quat.rotate(q_ps, np.asarray(acc_S, dtype=np.float64)),
-            quat.rotate(q_ps, np.asarray(gyr_S, dtype=np.float64)),
-            np.asarray(sag, dtype=np.float64),
-            np.asarray(fro, dtype=np.float64),
-        )
-
-
-def _concat(parts: Sequence[PelvisSamples]) -> PelvisSamples:
-    if len(parts) == 1:
-        return parts[0]
-    return PelvisSamples(
-        np.concatenate([p.t for p in parts]),
-        np.concatenate([p.acc_P for p in parts]),
-        np.concatenate([p.gyr_P for p in parts]),
-        np.concatenate([p.sagittal_deg for p in parts]),
-        np.concatenate([p.frontal_deg for p in parts]),
-    )
-
-
-def up_from_tilt(sagittal_deg: npt.ArrayLike, frontal_deg: npt.ArrayLike) -> FloatArray:
-    """Earth up in the pelvis frame from the tilt angles (the inverse of ``tilt_from_up``)."""
-    s = np.radians(np.asarray(sagittal_deg, dtype=np.float64))
-    f = np.radians(np.asarray(frontal_deg, dtype=np.float64))
-    return np.stack([-np.sin(s), np.cos(s) * np.sin(f), np.cos(s) * np.cos(f)], axis=-1)
+from monitor.posture.config import PostureConfig, PostureConfigError
+from monitor.posture.features import (
+    BLOCK_FRAMES,
+    FloatArray,
+    Frame,
+    FrameFeatures,
+    PelvisSamples,
+    Vec3,
+    concat_samples,
+)
 
 
 def _sagittal_deg(up: Vec3) -> float:
@@ -297,24 +97,6 @@ class PostureResult:
 
 
 @dataclass(slots=True)
-class _Frame:
-    """Features of one frame (what the state machine needs, nothing per sample)."""
-
-    start: float
-    end: float
-    up: Vec3  # mean earth up in the pelvis frame (unit)
-    sagittal: float
-    frontal: float
-    incl: float  # degrees between earth up and pelvis up
-    walking: bool
-    moving: bool
-    rot_deg: float  # integrated horizontal rotation in the frame
-    av: FloatArray  # vertical acceleration samples, m/s² (gravity removed)
-    av_mean: float  # their mean
-    dt: float  # s per sample
-
-
-@dataclass(slots=True)
 class _Burst:
     start: float
     end: float
@@ -367,8 +149,7 @@ class PostureClassifier:
         self._t0: float | None = None
         self._frame_index = 0
         self._pending: list[PelvisSamples] = []
-        # the last usable frames as (t, vertical acc), for the walking window
-        self._history: list[tuple[FloatArray, FloatArray]] = []
+        self._features = FrameFeatures(self.config)
         self._state = _State(sitting_baseline=self.config.sitting_baseline_deg)
         self._last_t = -math.inf
 
@@ -397,10 +178,10 @@ class PostureClassifier:
             self._pending.append(samples)
             return PostureUpdate((), ())
         if self._pending:  # the frame in progress goes on in this batch, or ends before it
-            held = _concat(self._pending)
+            held = concat_samples(self._pending)
             self._pending = []
             idx = np.concatenate([np.full(len(held), self._frame_index, dtype=np.int64), idx])
-            samples = _concat([held, samples])
+            samples = concat_samples([held, samples])
         bounds = np.concatenate([[0], np.flatnonzero(idx[1:] != idx[:-1]) + 1, [len(idx)]])
         snaps: list[ActivitySnapshot] = []
         trans: list[Transition] = []
@@ -416,14 +197,12 @@ class PostureClassifier:
         snaps: list[ActivitySnapshot] = []
         trans: list[Transition] = []
         if self._pending:
-            held = _concat(self._pending)
+            held = concat_samples(self._pending)
             self._pending = []
             bounds = np.array([0, len(held)], dtype=np.int64)
             frame = np.array([self._frame_index], dtype=np.int64)
             self._close_frames(held, bounds, frame, snaps, trans)
         return PostureUpdate(tuple(snaps), tuple(trans))
-
-    # --- frame features ------------------------------------------------------------------------
 
     def _close_frames(
         self,
@@ -433,198 +212,25 @@ class PostureClassifier:
         snaps: list[ActivitySnapshot],
         trans: list[Transition],
     ) -> None:
-        """Decide frames ``frames`` (indices from ``t0``), ``x[bounds[i]:bounds[i + 1]]`` each.
-
-        The features of many frames are computed together (whole-array numpy), a block at a
-        time; only the state machine runs frame by frame. Every feature of a frame depends on
-        its own samples (and the walking window's) alone, so how a recording is cut into
-        batches and blocks does not change any result.
-        """
-        for b in range(0, len(frames), _BLOCK_FRAMES):
-            e = min(b + _BLOCK_FRAMES, len(frames))
-            lo, hi = int(bounds[b]), int(bounds[e])
-            block = bounds[b : e + 1] - lo
-            self._close_block(x.slice(lo, hi), block, frames[b:e], snaps, trans)
-
-    def _close_block(
-        self,
-        x: PelvisSamples,
-        bounds: npt.NDArray[np.int64],
-        frames: npt.NDArray[np.int64],
-        snaps: list[ActivitySnapshot],
-        trans: list[Transition],
-    ) -> None:
+        """Decide frames ``frames`` (indices from ``t0``), ``x[bounds[i]:bounds[i + 1]]`` each:
+        features a block at a time, then the state machine frame by frame."""
         cfg = self.config
         assert self._t0 is not None
-        start: FloatArray = (self._t0 + frames * cfg.frame_s).astype(np.float64)
-        end: FloatArray = start + cfg.frame_s
-        acc, gyr, sag, fro = x.acc_P, x.gyr_P, x.sagittal_deg, x.frontal_deg
-        ok = np.isfinite(sag) & np.isfinite(fro) & np.all(np.isfinite(acc), axis=1)
-        ok &= np.all(np.isfinite(gyr), axis=1)
-        t = x.t
-        if ok.all():
-            count = np.diff(bounds)
-        else:  # drop the unusable samples; a frame with none left is unknown
-            count = np.add.reduceat(ok.astype(np.int64), bounds[:-1])
-            t, acc, gyr, sag, fro = t[ok], acc[ok], gyr[ok], sag[ok], fro[ok]
-        good = count > 0
-        if not good.any():
-            self._history = []
-            for t_start, t_end in zip(start.tolist(), end.tolist(), strict=True):
-                self._emit_unknown(t_start, t_end, snaps)
-            return
-        n = count[good]
-        first = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
-
-        def total(v: FloatArray) -> FloatArray:
-            out: FloatArray = np.add.reduceat(v, first)
-            return out
-
-        # earth up per sample (up_from_tilt), its mean per frame, and the frame's tilt
-        s, f = np.radians(sag), np.radians(fro)
-        cs = np.cos(s)
-        ux, uy, uz = -np.sin(s), cs * np.sin(f), cs * np.cos(f)
-        mx, my, mz = total(ux) / n, total(uy) / n, total(uz) / n
-        norm = np.sqrt(mx * mx + my * my + mz * mz)
-        upx, upy, upz = mx / norm, my / norm, mz / norm
-        sag_m = np.degrees(np.arctan2(-upx, np.hypot(upy, upz)))
-        fro_m = np.degrees(np.arctan2(upy, upz))
-        incl = np.degrees(np.arccos(np.clip(upz, -1.0, 1.0)))
-        # vertical acceleration; rotation about horizontal axes; spread of |acc|
-        ax, ay, az = acc[:, 0], acc[:, 1], acc[:, 2]
-        av = ax * ux + ay * uy + az * uz - G
-        gx, gy, gz = gyr[:, 0], gyr[:, 1], gyr[:, 2]
-        gu = gx * ux + gy * uy + gz * uz
-        hx, hy, hz = gx - gu * ux, gy - gu * uy, gz - gu * uz
-        gh_mag = np.sqrt(hx * hx + hy * hy + hz * hz)
-        dt = cfg.frame_s / n
-        rot_deg = np.degrees(total(gh_mag) * dt)
-        gh_rms = np.sqrt(total(gh_mag * gh_mag) / n)
-        amag = np.sqrt(ax * ax + ay * ay + az * az)
-        dev = amag - np.repeat(total(amag) / n, n)
-        acc_std = np.sqrt(total(dev * dev) / n)
-        moving = (gh_rms > cfg.move_gyr) | (acc_std > cfg.move_acc)
-        # people walk upright: a roll in bed or a sit-up can repeat like steps
-        walking = self._walking(t, av, n, good, end[good]) & (incl < cfg.walk_max_incl_deg)
-        av_mean = total(av) / n
-
-        g = 0
-        offsets = [*first.tolist(), len(av)]
-        rows = zip(
-            upx.tolist(),
-            upy.tolist(),
-            upz.tolist(),
-            sag_m.tolist(),
-            fro_m.tolist(),
-            incl.tolist(),
-            walking.tolist(),
-            moving.tolist(),
-            rot_deg.tolist(),
-            av_mean.tolist(),
-            dt.tolist(),
-            strict=True,
-        )
-        for t_start, t_end, usable in zip(start.tolist(), end.tolist(), good.tolist(), strict=True):
-            if not usable:
-                self._emit_unknown(t_start, t_end, snaps)
-                continue
-            ex, ey, ez, sg, fr, inc, walk, move, rot, avm, step = next(rows)
-            frame_av = av[offsets[g] : offsets[g + 1]]
-            g += 1
-            frame = _Frame(
-                t_start, t_end, (ex, ey, ez), sg, fr, inc, walk, move, rot, frame_av, avm, step
-            )
-            self._step(frame, snaps, trans)
-
-    def _walking(
-        self,
-        t: FloatArray,
-        av: FloatArray,
-        n: npt.NDArray[np.int64],
-        good: npt.NDArray[np.bool_],
-        end: FloatArray,
-    ) -> npt.NDArray[np.bool_]:
-        """Walking for each usable frame (``n`` samples each, ending at ``end``).
-
-        The window is the frame and the ``walk_window_s / frame_s - 1`` usable frames before it
-        (an unknown frame, ``~good``, clears them), cut to ``walk_window_s`` before the frame's
-        end. Windows of one length are checked together; a window's numbers depend on its own
-        samples alone.
-        """
-        cfg = self.config
-        keep = max(1, round(cfg.walk_window_s / cfg.frame_s))
-        hist = self._history
-        h = len(hist)
-        tc = np.concatenate([*(p[0] for p in hist), t])
-        avc = np.concatenate([*(p[1] for p in hist), av])
-        sizes = np.concatenate([np.array([len(p[0]) for p in hist], dtype=np.int64), n])
-        stop = np.cumsum(sizes)
-        begin = stop - sizes
-        # position (in history + usable frames) of the first frame after the last unknown one
-        nf = len(good)
-        # usable frames before each frame of the block
-        before: npt.NDArray[np.int64] = np.cumsum(good) - good
-        unknown = np.maximum.accumulate(np.where(good, -1, np.arange(nf)))
-        barrier = np.where(unknown >= 0, h + before[np.maximum(unknown, 0)], 0)
-        pos = h + np.arange(len(n))
-        oldest = np.maximum(pos - keep + 1, barrier[good])
-        hi = stop[pos]
-        thr = end - cfg.walk_window_s - 1e-9
-        lo = np.maximum(begin[oldest], np.searchsorted(tc, thr, side="left"))
-        # what the next block needs: the last keep - 1 usable frames since an unknown one
-        keep_from = max(len(sizes) - (keep - 1), int(barrier[-1]) if good[-1] else len(sizes))
-        self._history = [
-            (tc[a:b].copy(), avc[a:b].copy())
-            for a, b in zip(begin[keep_from:].tolist(), stop[keep_from:].tolist(), strict=True)
-        ]
-
-        walking = np.zeros(len(n), dtype=bool)
-        size = hi - lo
-        blo, bhi = cfg.walk_band_hz
-        for m in np.unique(size[size >= 8]).tolist():
-            win = np.flatnonzero(size == m)
-            x = avc[lo[win, None] + np.arange(m)]
-            x -= x.mean(axis=1, keepdims=True)
-            var = np.mean(x**2, axis=1)
-            big = var >= cfg.slow_walk_std**2
-            win, x, var = win[big], x[big], var[big]
-            if not len(win):
-                continue
-            rate = (m - 1) / np.maximum(tc[hi[win] - 1] - tc[lo[win]], 1e-9)
-            power = np.abs(np.fft.rfft(x, axis=1)) ** 2
-            # np.fft.rfftfreq(m, 1 / rate) per window; the band is a run of bins [a, b)
-            freq = np.arange(m // 2 + 1) * (1.0 / (m * (1.0 / rate)))[:, None]
-            a = np.count_nonzero(freq < blo, axis=1)
-            b = np.count_nonzero(freq <= bhi, axis=1)
-            band = np.zeros(len(win))
-            for ab in np.unique(np.stack([a, b], axis=1), axis=0).tolist():
-                same = (a == ab[0]) & (b == ab[1])
-                if ab[1] > ab[0]:
-                    band[same] = power[same, ab[0] : ab[1]].sum(axis=1)
-            stepping = band >= cfg.walk_band_frac * power[:, 1:].sum(axis=1)
-            needed = np.where(
-                var >= cfg.walk_std**2, cfg.walk_periodicity, cfg.slow_walk_periodicity
-            )
-            walking[win] = stepping & (self._step_periodicity(x, rate) > needed)
-        return walking
-
-    def _step_periodicity(self, x: FloatArray, rate: FloatArray) -> FloatArray:
-        """Per window (rows of ``x``, demeaned): the highest autocorrelation (unbiased,
-        normalised) at a lag within ``walk_step_period_s``."""
-        m = x.shape[1]
-        spectrum = np.fft.rfft(x, n=2 * m, axis=1)
-        ac = np.fft.irfft(np.abs(spectrum) ** 2, n=2 * m, axis=1)[:, :m]
-        lags = np.arange(m)
-        ac = ac / np.maximum(ac[:, :1], 1e-12) * (m / (m - lags))
-        lag_s = lags[None, :] / rate[:, None]
-        lo, hi = self.config.walk_step_period_s
-        in_range = (lag_s >= lo) & (lag_s <= hi)
-        peak: FloatArray = np.where(in_range, ac, -np.inf).max(axis=1)
-        return peak
+        for b in range(0, len(frames), BLOCK_FRAMES):
+            e = min(b + BLOCK_FRAMES, len(frames))
+            lo, hi = int(bounds[b]), int(bounds[e])
+            start: FloatArray = (self._t0 + frames[b:e] * cfg.frame_s).astype(np.float64)
+            end: FloatArray = start + cfg.frame_s
+            found = self._features.block(x.slice(lo, hi), bounds[b : e + 1] - lo, start, end)
+            for t_start, t_end, frame in zip(start.tolist(), end.tolist(), found, strict=True):
+                if frame is None:
+                    self._emit_unknown(t_start, t_end, snaps)
+                else:
+                    self._step(frame, snaps, trans)
 
     # --- the state machine ---------------------------------------------------------------------
 
-    def _step(self, f: _Frame, snaps: list[ActivitySnapshot], trans: list[Transition]) -> None:
+    def _step(self, f: Frame, snaps: list[ActivitySnapshot], trans: list[Transition]) -> None:
         cfg = self.config
         s = self._state
         prev = s.posture
@@ -668,11 +274,11 @@ class PostureClassifier:
             posture = self._still(f, trans)
         self._bookkeep(f, posture, snaps)
 
-    def _burst_mid(self, f: _Frame) -> float:
+    def _burst_mid(self, f: Frame) -> float:
         b = self._state.burst
         return 0.5 * (b.start + b.end) if b is not None else f.start
 
-    def _still(self, f: _Frame, trans: list[Transition]) -> Posture:
+    def _still(self, f: Frame, trans: list[Transition]) -> Posture:
         """An upright, still frame: keep the state unless a transition just ended."""
         cfg = self.config
         s = self._state
@@ -792,7 +398,7 @@ class PostureClassifier:
         h = np.cumsum(np.cumsum(av)) * burst.dt * burst.dt
         return float(min(0.0, h.min()))
 
-    def _height_change(self, burst: _Burst, f: _Frame) -> float:
+    def _height_change(self, burst: _Burst, f: Frame) -> float:
         """Vertical displacement over a burst (m), still at both ends (zero velocity).
 
         The accelerometer's bias along the vertical changes with the orientation, so the
@@ -818,7 +424,7 @@ class PostureClassifier:
 
     # --- bouts, zones, snapshots ---------------------------------------------------------------
 
-    def _bookkeep(self, f: _Frame, posture: Posture, snaps: list[ActivitySnapshot]) -> None:
+    def _bookkeep(self, f: Frame, posture: Posture, snaps: list[ActivitySnapshot]) -> None:
         cfg = self.config
         s = self._state
         s.posture = posture
@@ -868,7 +474,7 @@ class PostureClassifier:
             )
         )
 
-    def _learn_baseline(self, f: _Frame) -> None:
+    def _learn_baseline(self, f: Frame) -> None:
         cfg = self.config
         s = self._state
         if not cfg.adapt_sitting_baseline or s.baseline_done or s.bout_start is None:
@@ -882,7 +488,7 @@ class PostureClassifier:
             s.baseline_done = True
             s.bout_sagittals = []
 
-    def _update_zone(self, f: _Frame, posture: Posture) -> None:
+    def _update_zone(self, f: Frame, posture: Posture) -> None:
         s = self._state
         if posture is Posture.SITTING:
             base = s.sitting_baseline
@@ -989,69 +595,12 @@ def sitting_time_s(snapshots: Sequence[ActivitySnapshot], frame_s: float = 1.0) 
     return frame_s * sum(1 for s in snapshots if s.posture is Posture.SITTING)
 
 
-# --- a minimal upright reference (until calibration's alignment is available) -------------------
-
-
-def upright_reference(
-    acc_S: npt.ArrayLike,
-    up_S: npt.ArrayLike,
-    rate_hz: float,
-    config: PostureConfig | None = None,
-) -> FloatArray:
-    """A mounting ``q_PS`` whose pelvis z is the mean earth up while walking (label-free).
-
-    Walking is found as for the classifier but orientation-free (on ``|acc|``); ``up_S`` is the
-    earth up in the sensor frame per sample (``quat.earth_up_in_sensor(q_ES)``). The heading of
-    the pelvis frame is arbitrary (the shortest rotation onto z), so sagittal and frontal are mixed
-    by an unknown angle; posture classes use only the inclination. Raises if nobody walked.
-    """
-    from monitor.fusion import quat
-
-    cfg = config if config is not None else PostureConfig()
-    acc = np.asarray(acc_S, dtype=np.float64)
-    up = np.asarray(up_S, dtype=np.float64)
-    n = len(acc)
-    w = max(8, round(cfg.walk_window_s * rate_hz))
-    mag = np.linalg.norm(acc, axis=1)
-    walk = np.zeros(n, dtype=bool)
-    lo, hi = cfg.walk_band_hz
-    freq = np.fft.rfftfreq(w, 1.0 / rate_hz)
-    band = (freq >= lo) & (freq <= hi)
-    for a in range(0, n - w + 1, max(1, w // 2)):
-        x = mag[a : a + w] - mag[a : a + w].mean()
-        if np.mean(x**2) < cfg.walk_std**2:
-            continue
-        p = np.abs(np.fft.rfft(x)) ** 2
-        if p[band].sum() >= cfg.walk_band_frac * p[1:].sum():
-            walk[a : a + w] = True
-    ok = walk & np.all(np.isfinite(up), axis=1)
-    if ok.sum() < rate_hz * 5:
-        raise PostureConfigError("not enough walking to find the upright direction")
-    u = up[ok].mean(axis=0)
-    for _ in range(3):  # drop stray samples (turns, stumbles) and re-average
-        u /= np.linalg.norm(u)
-        near = up[ok] @ u > math.cos(math.radians(20.0))
-        u = up[ok][near].mean(axis=0)
-    u /= np.linalg.norm(u)
-    axis = np.cross(u, [0.0, 0.0, 1.0])
-    s = float(np.linalg.norm(axis))
-    ang = math.atan2(s, float(u[2]))
-    rv = axis / s * ang if s > 1e-12 else np.zeros(3)
-    q: FloatArray = quat.from_rotvec(rv)
-    return q
-
-
 __all__ = [
-    "PelvisSamples",
     "PostureClassifier",
-    "PostureConfig",
-    "PostureConfigError",
     "PostureResult",
     "PostureUpdate",
     "SittingBout",
     "classify",
     "sitting_time_s",
     "tilt_zone",
-    "up_from_tilt",
-    "upright_reference",
 ]

@@ -1,0 +1,128 @@
+"""Where the sensor sits on the pelvis (``q_PS``): one module for the live pipeline and analysis.
+
+Both find the mounting from the data the same way, through ``calibration.align_recording``:
+forward from walking, neutral from the still stand the recording opens with (the calibration
+protocol), else from still stands next to walks, else from the posture while walking. Live, a
+provisional mounting (up from the first samples, forward a guess) serves until walking shows
+forward; a saved calibration profile skips all of it. Analysis also handles recordings with no
+gyroscope or no usable walking bout, where only "up" can be found (sagittal and frontal are then
+mixed by an unknown heading, and the classifier is told so).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from calibration import (
+    MountingSegment,
+    Neutral,
+    NoAlignmentError,
+    align_recording,
+    find_walking_bouts,
+    mounting_from_axes,
+)
+from monitor.errors import MonitorError
+from monitor.fusion import estimate, quat
+
+FloatArray = npt.NDArray[np.float64]
+MIN_WALKING_S = 4.0  # walking needed to find "up" without the forward axis
+
+
+class MountingError(MonitorError, ValueError):
+    """The recording does not show where the sensor sits (nobody walked in it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MountingFit:
+    """The mounting of a whole recording: one segment per clip position."""
+
+    segments: tuple[MountingSegment, ...]
+    heading_known: bool  # False: sagittal and frontal are mixed by an unknown angle
+    notes: tuple[str, ...]  # what was found, in words for the user
+
+    def per_sample(self, n: int) -> FloatArray:
+        """``q_PS`` for each of ``n`` samples."""
+        out = np.empty((n, 4))
+        for seg in sorted(self.segments, key=lambda s: s.start):
+            out[seg.start :] = seg.q_PS
+        return out
+
+
+def fit_recording(acc: FloatArray, gyr: FloatArray | None, rate_hz: float) -> MountingFit:
+    """The mounting of a recording from its data alone (analysis, replay of foreign files)."""
+    notes: list[str] = []
+    if gyr is not None:
+        try:
+            segments = align_recording(acc, gyr, rate_hz)
+        except NoAlignmentError as exc:
+            notes.append(f"full alignment not possible ({exc}); using up from walking only")
+        else:
+            notes.append(f"neutral: {segments[0].neutral}")
+            if len(segments) > 1:
+                notes.append(f"the sensor moved on the belt: re-aligned {len(segments) - 1}×")
+            return MountingFit(tuple(segments), True, tuple(notes))
+    q_PS = upright_only(acc, gyr, rate_hz)
+    notes.append("forward direction unknown: sagittal and frontal tilt are mixed")
+    return MountingFit((MountingSegment(0, q_PS, 0, 0, Neutral.WALKING),), False, tuple(notes))
+
+
+def first_mounting(acc: FloatArray, gyr: FloatArray, rate_hz: float) -> MountingSegment | None:
+    """The mounting of the first clip position in recent live data, once walking shows it."""
+    try:
+        return align_recording(acc, gyr, rate_hz)[0]
+    except NoAlignmentError:
+        return None
+
+
+def provisional(acc: FloatArray) -> FloatArray:
+    """A stand-in ``q_PS`` from the first samples: up from gravity, forward any horizontal."""
+    up = acc.mean(axis=0)
+    helper = np.eye(3)[int(np.argmin(np.abs(up)))]
+    q: FloatArray = mounting_from_axes(up, np.cross(helper, up))
+    return q
+
+
+def upright_only(acc_S: npt.ArrayLike, gyr_S: npt.ArrayLike | None, rate_hz: float) -> FloatArray:
+    """A mounting ``q_PS`` whose pelvis z is the mean earth up while walking; heading arbitrary.
+
+    For recordings with no gyroscope, or walking too short or unclear for the forward axis:
+    walking is found as the alignment finds it (``calibration.find_walking_bouts``), up from the
+    orientation estimate averaged over it. Raises :class:`MountingError` if nobody walked.
+    """
+    acc = np.asarray(acc_S, dtype=np.float64)
+    gyr = None if gyr_S is None else np.asarray(gyr_S, dtype=np.float64)
+    walking = np.zeros(len(acc), dtype=bool)
+    for start, stop in find_walking_bouts(acc, rate_hz, min_s=MIN_WALKING_S):
+        walking[start:stop] = True
+    up = quat.earth_up_in_sensor(estimate(acc, gyr, rate_hz, offline=True))
+    ok = walking & np.all(np.isfinite(up), axis=1)
+    if ok.sum() < round(rate_hz * MIN_WALKING_S):
+        raise MountingError(
+            "cannot tell which way is up: the recording needs some walking"
+            f" (at least {MIN_WALKING_S:.0f} s in one go)"
+        )
+    u = up[ok].mean(axis=0)
+    for _ in range(3):  # drop stray samples (turns, stumbles) and re-average
+        u /= np.linalg.norm(u)
+        near = up[ok] @ u > math.cos(math.radians(20.0))
+        u = up[ok][near].mean(axis=0)
+    u /= np.linalg.norm(u)
+    axis = np.cross(u, [0.0, 0.0, 1.0])
+    s = float(np.linalg.norm(axis))
+    ang = math.atan2(s, float(u[2]))
+    q: FloatArray = quat.from_rotvec(axis / s * ang if s > 1e-12 else np.zeros(3))
+    return q
+
+
+__all__ = [
+    "MountingError",
+    "MountingFit",
+    "first_mounting",
+    "fit_recording",
+    "provisional",
+    "upright_only",
+]
