@@ -156,20 +156,6 @@ def _group_bouts(bouts: list[WalkingBout], change_deg: float) -> list[list[Walki
     return groups
 
 
-def upright_still_directions(
-    acc: npt.ArrayLike,
-    gyr: npt.ArrayLike | None,
-    rate_hz: float,
-    bouts: list[WalkingBout],
-    *,
-    lo: int = 0,
-    hi: int | None = None,
-) -> FloatArray:
-    """Mean gravity (unit, sensor frame) of each still stand next to a bout, within [lo, hi)."""
-    stands = upright_stands(acc, gyr, rate_hz, bouts, lo=lo, hi=hi)
-    return np.array([d for _, _, d in stands]).reshape(-1, 3)
-
-
 def upright_stands(
     acc: npt.ArrayLike,
     gyr: npt.ArrayLike | None,
@@ -322,5 +308,4 @@ __all__ = [
     "auto_align",
     "find_walking_bouts",
     "upright_stands",
-    "upright_still_directions",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from monitor.posture import G, PelvisSamples, up_from_tilt
+from monitor.posture.features import concat_samples
 
 
 def still(
@@ -25,13 +26,7 @@ def still(
 
 
 def concat(*parts: PelvisSamples) -> PelvisSamples:
-    return PelvisSamples(
-        np.concatenate([p.t for p in parts]),
-        np.concatenate([p.acc_P for p in parts]),
-        np.concatenate([p.gyr_P for p in parts]),
-        np.concatenate([p.sagittal_deg for p in parts]),
-        np.concatenate([p.frontal_deg for p in parts]),
-    )
+    return concat_samples(parts)
 
 
 def sequence(*segments: tuple[float, float, float], rate_hz: float = 25.0) -> PelvisSamples:
