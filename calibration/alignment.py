@@ -9,10 +9,11 @@ reads zero tilt by definition. Forward comes from one of:
   most negatively with vertical velocity is forward: this gives the axis *and* its sign at once
   (see docs/calibration.md). A clip at the side of the pelvis also feels the pelvis's rotation
   (α × r, ω × (ω × r)), which turns that axis by a degree or two; the gyroscope does not (a
-  rigid body turns at the same rate everywhere). The pelvis rocks about its forward axis
-  (obliquity) once per stride, while its tilt follows the steps and its rotation is about the
-  vertical, so the stride-frequency horizontal rotation gives the forward *axis*, refined with
-  the sign from the acceleration.
+  rigid body turns at the same rate everywhere). The pelvis tilts forward and back with every
+  step (about its lateral axis) and rocks about its forward axis (obliquity) once per stride,
+  while its rotation is about the vertical: so the step-band horizontal rotation gives the
+  lateral axis and the stride-band one the forward axis. Where either is clear, they refine
+  the forward *axis* (averaged when both are), and the acceleration gives its sign.
 - **tilts**: slow forward (anterior) pelvic tilts move earth-up towards the pelvis's −x axis.
 """
 
@@ -42,10 +43,10 @@ MIN_WALK_S = 5.0
 MIN_STEP_SHARE = 0.25  # share of vertical power at the step frequency: below it, not walking
 MIN_FORWARD_SHARE = 0.5  # how much of the step-band horizontal motion must be fore-aft
 MIN_TILT_DEG = 5.0
-# the stride-band rotation gives the axis when it is clearly one axis (eigenvalue ratio) and
+# the rocking of the pelvis gives an axis when it is clearly one axis (eigenvalue ratio) and
 # agrees with the acceleration's forward to within this (else the acceleration's is kept)
-MIN_OBLIQUITY_RATIO = 4.0
-MAX_OBLIQUITY_TURN_DEG = 20.0
+MIN_ROCKING_RATIO = 4.0
+MAX_ROCKING_TURN_DEG = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +163,7 @@ def forward_from_walking(
             " sideways or on the spot"
         )
     g = np.asarray(gyr, dtype=np.float64)[lead_in:] - np.asarray(gyro_bias, dtype=np.float64)
-    obliquity = _obliquity_axis(g, unit(up.mean(axis=0)), rate_hz, 0.5 * step_hz)
-    if obliquity is not None:
-        axis = obliquity if obliquity @ f_unit >= 0 else -obliquity
-        if math.degrees(math.acos(min(1.0, float(axis @ f_unit)))) <= MAX_OBLIQUITY_TURN_DEG:
-            f_unit = axis
+    f_unit = _refine_with_rotation(f_unit, g, unit(up.mean(axis=0)), rate_hz, step_hz)
     return ForwardEstimate(
         forward_S=f_unit,
         method="walk",
@@ -178,20 +175,39 @@ def forward_from_walking(
     )
 
 
-def _obliquity_axis(
-    gyr: FloatArray, up: FloatArray, rate_hz: float, stride_hz: float
+def _refine_with_rotation(
+    forward: FloatArray, gyr: FloatArray, up: FloatArray, rate_hz: float, step_hz: float
+) -> FloatArray:
+    """Forward's axis from the pelvis's rocking (gyroscope), its sign from ``forward``."""
+    candidates = []
+    lateral = _rocking_axis(gyr, up, rate_hz, step_hz)  # tilt with every step
+    if lateral is not None:
+        candidates.append(unit(np.cross(lateral, up)))
+    along = _rocking_axis(gyr, up, rate_hz, 0.5 * step_hz)  # obliquity once per stride
+    if along is not None:
+        candidates.append(along)
+    total = np.zeros(3)
+    for axis in candidates:
+        axis = axis if axis @ forward >= 0 else -axis
+        if math.degrees(math.acos(min(1.0, float(axis @ forward)))) <= MAX_ROCKING_TURN_DEG:
+            total += axis
+    return unit(total) if np.linalg.norm(total) > 0 else forward
+
+
+def _rocking_axis(
+    gyr: FloatArray, up: FloatArray, rate_hz: float, freq_hz: float
 ) -> FloatArray | None:
-    """The horizontal axis the pelvis rocks about once per stride (unsigned), if clear.
+    """The horizontal axis the pelvis rocks about at ``freq_hz`` (unsigned), if clear.
 
     ``up`` is the bout's mean up: the per-sample estimate rocks with the very accelerations
     (of a clip away from the centre) that this is meant to be free of.
     """
-    if not (math.isfinite(stride_hz) and stride_hz > 0.35):
+    if not (math.isfinite(freq_hz) and freq_hz > 0.35):
         return None
     horizontal = gyr - np.outer(gyr @ up, up)
-    rocking = band_pass(horizontal, rate_hz, stride_hz - 0.25, stride_hz + 0.25)
+    rocking = band_pass(horizontal, rate_hz, freq_hz - 0.25, freq_hz + 0.25)
     values, vectors = np.linalg.eigh(rocking.T @ rocking)
-    if not values[-1] >= MIN_OBLIQUITY_RATIO * max(values[-2], 1e-12):
+    if not values[-1] >= MIN_ROCKING_RATIO * max(values[-2], 1e-12):
         return None
     return unit(vectors[:, -1])
 
