@@ -349,10 +349,10 @@ class PostureClassifier:
         """After a sit-down/stand-up-like burst: flip the state if the posture really changed.
 
         Evidence, any one is enough:
-        - height: the pelvis drops or rises about 0.4 m. ``drop`` is the lowest point in the
-          first ``descent_window_s`` of the burst (a sit-down drops early, then settles, so its
-          end is rarely still); ``dh`` the whole burst's change, still at both ends (a
-          stand-up ends still);
+        - height: the pelvis drops or rises about 0.4 m. A sit-down: ``drop``, the lowest
+          point in the first ``descent_window_s`` of the burst (a sit-down drops early, then
+          settles, so its end is rarely still and the whole burst's change says little). A
+          stand-up: ``dh``, the whole burst's change, still at both ends (a stand-up ends still);
         - orientation: standing looks like the standing prototype, while how people sit varies
           from bout to bout (a chair, a bed's edge, a stool), so sitting is "upright but not like
           standing": more than ``stand_match_deg`` from the standing prototype and not tipped
@@ -366,7 +366,7 @@ class PostureClassifier:
         cfg = self.config
         h = cfg.height_change_m
         if was is Posture.STANDING:
-            if dh <= -h or drop <= -h:
+            if drop <= -h:
                 return Posture.SITTING
             ref = s.proto_stand if s.proto_stand is not None else s.last_still_up
             if ref is None:

@@ -46,6 +46,6 @@ def test_hapt_through_analyze(tmp_path: Path) -> None:
     )
     # Regression guards just under the figures measured (docs/posture.md); the product targets
     # (0.98 / 0.96 / worst user 0.95) are tracked by benchmarks/bench_hapt_analyze.py.
-    assert acc >= 0.978, per_user
-    assert f1 >= 0.95, per_user
+    assert acc >= 0.98, per_user
+    assert f1 >= 0.96, per_user
     assert min(per_user.values()) >= 0.935, per_user
