@@ -25,6 +25,8 @@ from calibration import (
     find_walking_bouts,
     mounting_from_axes,
 )
+from calibration.auto import MIN_OPENING_STAND_S, OPENING_STAND_WITHIN_S
+from calibration.signals import runs, still_mask
 from monitor.errors import MonitorError
 from monitor.fusion import estimate, quat
 
@@ -65,9 +67,29 @@ def fit_recording(acc: FloatArray, gyr: FloatArray | None, rate_hz: float) -> Mo
             if len(segments) > 1:
                 notes.append(f"the sensor moved on the belt: re-aligned {len(segments) - 1}×")
             return MountingFit(tuple(segments), True, tuple(notes))
-    q_PS = upright_only(acc, gyr, rate_hz)
+    try:
+        q_PS = upright_only(acc, gyr, rate_hz)
+        neutral = Neutral.WALKING
+    except MountingError:
+        # No walking at all: the calibration protocol's opening stand is the last resort.
+        opening = _opening_still(acc, gyr, rate_hz)
+        if opening is None:
+            raise
+        q_PS = provisional(opening)
+        neutral = "the still start of the recording, taken as standing (no walking to confirm it)"
+        notes.append(f"no walking: up from {neutral}")
     notes.append("forward direction unknown: sagittal and frontal tilt are mixed")
-    return MountingFit((MountingSegment(0, q_PS, 0, 0, Neutral.WALKING),), False, tuple(notes))
+    return MountingFit((MountingSegment(0, q_PS, 0, 0, neutral),), False, tuple(notes))
+
+
+def _opening_still(acc: FloatArray, gyr: FloatArray | None, rate_hz: float) -> FloatArray | None:
+    """The samples of a still stretch the recording opens with (the calibration stand)."""
+    for start, stop in runs(still_mask(acc, gyr, rate_hz)):
+        if start > OPENING_STAND_WITHIN_S * rate_hz:
+            return None
+        if stop - start >= MIN_OPENING_STAND_S * rate_hz:
+            return acc[start:stop]
+    return None
 
 
 def first_mounting(acc: FloatArray, gyr: FloatArray, rate_hz: float) -> MountingSegment | None:

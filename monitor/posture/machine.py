@@ -290,9 +290,17 @@ class PostureClassifier:
             s.lying = False
             t_mid = 0.5 * (burst.start + burst.end) if burst else f.start
             trans.append(Transition(t_mid, TransitionKind.FROM_LYING))
-            # A rise of the pelvis says they stood up; otherwise the orientation decides.
+            # People sit up out of lying (on a bed's edge, a sofa) before they stand: sitting,
+            # unless the pelvis rose, or walking follows (which makes it standing). Until the
+            # wearer has been seen standing (a recording that opens with the clip being put
+            # on), the orientation decides.
             rose = burst is not None and self._height_change(burst, f) >= cfg.height_change_m
-            new = Posture.STANDING if rose else self._nearest(f.up)
+            if rose:
+                new = Posture.STANDING
+            elif s.proto_stand is not None:
+                new = Posture.SITTING
+            else:
+                new = self._nearest(f.up)
         elif was is Posture.UNKNOWN:
             new = self._nearest(f.up)
         else:

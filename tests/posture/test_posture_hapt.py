@@ -44,8 +44,8 @@ def test_hapt_through_analyze(tmp_path: Path) -> None:
         np.concatenate([np.concatenate(v) for v in truth.values()]),
         np.concatenate([np.concatenate(v) for v in pred.values()]),
     )
-    # Regression guards just under the figures measured (docs/posture.md); the product targets
-    # (0.98 / 0.96 / worst user 0.95) are tracked by benchmarks/bench_hapt_analyze.py.
-    assert acc >= 0.98, per_user
-    assert f1 >= 0.96, per_user
-    assert min(per_user.values()) >= 0.935, per_user
+    # Just under the figures measured (docs/posture.md); the product targets are 0.98 / 0.96 /
+    # worst user 0.95 (benchmarks/bench_hapt_analyze.py prints them all).
+    assert acc >= 0.985, per_user
+    assert f1 >= 0.97, per_user
+    assert min(per_user.values()) >= 0.975, per_user

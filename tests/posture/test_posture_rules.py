@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from posture_synth import day, sequence, still
+from posture_synth import concat, day, move, sequence, still
 
 from monitor.activity import Posture, TiltZone, TransitionKind
 from monitor.posture import (
@@ -70,9 +70,31 @@ def test_lying_from_tilt() -> None:
     res = classify(sequence((20, 0.0, 0.0), (30, -85.0, 0.0), (30, 0.0, 85.0), (20, 0.0, 0.0)))
     assert postures(res.snapshots, 35) is Posture.LYING
     assert postures(res.snapshots, 65) is Posture.LYING
-    assert postures(res.snapshots, 95) is Posture.STANDING
+    # upright again with no rise of the pelvis: people sit up out of lying before they stand
+    assert postures(res.snapshots, 95) is Posture.SITTING
     kinds = [tr.kind for tr in res.transitions]
     assert kinds == [TransitionKind.TO_LYING, TransitionKind.FROM_LYING]
+
+
+def test_getting_up_from_lying_sits_then_stands() -> None:
+    samples = concat(
+        still(20, 0.0),
+        still(30, -85.0, t0=20),
+        move(3.0, -85.0, -10.0, 0.0, t0=50, peak_deg=0.0),  # sit up on the bed's edge
+        still(10, -10.0, t0=53),
+        move(2.5, -10.0, 0.0, 0.42, t0=63),  # and stand up
+        still(20, 0.0, t0=65.5),
+    )
+    res = classify(samples)
+    assert postures(res.snapshots, 35) is Posture.LYING
+    assert postures(res.snapshots, 58) is Posture.SITTING
+    assert postures(res.snapshots, 75) is Posture.STANDING
+    kinds = [tr.kind for tr in res.transitions]
+    assert kinds == [
+        TransitionKind.TO_LYING,
+        TransitionKind.FROM_LYING,
+        TransitionKind.SIT_TO_STAND,
+    ]
 
 
 @pytest.mark.parametrize(
