@@ -16,7 +16,7 @@ from monitor.config import load_config
 from monitor.csv_import import CsvColumns, read_imu_csv
 from monitor.errors import MonitorError
 from monitor.nudge import NudgePolicy, NudgeShown, system_local_time
-from monitor.private_files import private_output
+from monitor.private_files import check_output, private_output
 
 OUTPUT_COLUMNS = (
     "t",
@@ -33,6 +33,7 @@ EPOCH_LIKE = 1e9  # a time column this large is already Unix time (after Septemb
 
 
 def run_analyze(args: argparse.Namespace) -> int:
+    check_output(args.out, inputs=[args.input], force=args.force)
     columns = CsvColumns.parse(args.columns) if args.columns else CsvColumns()
     recording = read_imu_csv(
         args.input, columns=columns, acc_unit=args.acc_unit, gyr_unit=args.gyr_unit
