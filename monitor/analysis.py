@@ -8,17 +8,20 @@ the next walk. The same posture and nudge code as the live pipeline runs over th
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from calibration import MountingSegment, NoAlignmentError, align_recording
+from monitor.acc_only import rates_from_gravity
 from monitor.activity import ActivitySnapshot, Transition
 from monitor.errors import MonitorError
-from monitor.fusion import estimate, quat
+from monitor.fusion import default_estimator, estimate, quat
+from monitor.gaps import classify_runs
 from monitor.nudge import NudgeEvent, NudgePolicy
-from monitor.posture import PelvisSamples, PostureConfig, classify, upright_reference
+from monitor.posture import PelvisSamples, PostureConfig, upright_reference
 from monitor.tilt_pipeline import tilt_batch
 
 log = logging.getLogger(__name__)
@@ -47,15 +50,20 @@ def analyse(
     *,
     posture: PostureConfig | None = None,
     nudges: NudgePolicy | None = None,
+    breaks: Sequence[int] = (),
 ) -> Analysis:
+    """``breaks``: sample indices after long gaps in time, where posture starts afresh."""
     notes: list[str] = []
-    gyr_or_zero = gyr if gyr is not None else np.zeros_like(acc)
+    # Without a gyroscope, posture gets the rotation rates gravity's turning implies.
+    gyr_or_zero = gyr if gyr is not None else rates_from_gravity(acc, rate_hz)
     if gyr is None:
         notes.append("no gyroscope: tilt from gravity alone, less accurate while moving")
     segments, heading_known = _mounting(acc, gyr, rate_hz, notes)
     # Offline VQF without the latency prediction: that prediction is tuned to the BROAD
     # sensor chain (docs/fusion.md), and other devices' delays are unknown.
-    tilt = tilt_batch(acc, gyr, rate_hz, list(segments), offline=True, estimator="offline-vqf")
+    # Without a gyroscope: the accelerometer-only estimator (tilt from gravity).
+    fusion = "offline-vqf" if gyr is not None else default_estimator(offline=True, gyro=False)
+    tilt = tilt_batch(acc, gyr, rate_hz, list(segments), offline=True, estimator=fusion)
     q_PS = _per_sample(segments, len(acc))
     samples = PelvisSamples(
         t,
@@ -64,7 +72,7 @@ def analyse(
         tilt.sagittal_deg,
         tilt.frontal_deg,
     )
-    result = classify(samples, posture)
+    result = classify_runs(samples, posture, breaks)
     policy = nudges or NudgePolicy()
     state = policy.initial_state()
     shown: list[NudgeEvent] = []

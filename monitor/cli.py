@@ -143,8 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     analyze = commands.add_parser(
         "analyze",
         help="posture, tilt and nudges for a CSV recording from any device",
-        description="Columns t (s), ax, ay, az (m/s²) and optionally gx, gy, gz (rad/s). "
-        "The sensor may sit on the belt any way round: alignment comes from the data.",
+        description="Columns t (s, ms, µs or ns), ax, ay, az (m/s²) and optionally gx, gy, gz"
+        " (rad/s; without them tilt comes from the accelerometer alone). The sensor may sit on"
+        " the belt any way round: alignment comes from the data. Gaps in time are not filled"
+        " in: they are reported and marked no_data in the output.",
     )
     analyze.add_argument("input", type=Path, help="CSV with a header row")
     analyze.add_argument("--out", type=Path, required=True, help="CSV to write, a row a second")
@@ -153,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--columns",
         metavar="T,AX,AY,AZ[,GX,GY,GZ]",
         help="names of the time, accelerometer and gyroscope columns (default t,ax,ay,az,gx,gy,gz)",
+    )
+    analyze.add_argument(
+        "--time-unit",
+        choices=("auto", "s", "ms", "us", "ns"),
+        default="auto",
+        help="unit of the time column (default: recognised from the sample rate)",
     )
     analyze.add_argument("--acc-unit", choices=("m/s2", "g"), default="m/s2")
     analyze.add_argument("--gyr-unit", choices=("rad/s", "deg/s"), default="rad/s")
