@@ -124,8 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds", type=_positive_float, default=90.0, help="give up after this long"
     )
 
-    commands.add_parser("sessions", help="list recorded sessions").add_argument(
-        "--json", action="store_true"
+    sessions = commands.add_parser(
+        "sessions",
+        help="list recorded sessions (live, damaged and empty ones marked); delete or prune them",
+    )
+    sessions.add_argument("--json", action="store_true")
+    sessions.add_argument(
+        "--delete", metavar="NAME", nargs="+", help="delete these sessions (names as listed)"
+    )
+    sessions.add_argument(
+        "--prune-empty", action="store_true", help="delete every session without samples"
     )
     replay = commands.add_parser("replay", help="play a recorded session back")
     replay.add_argument("file", help="a session file (or its name in `tiltmon sessions`)")

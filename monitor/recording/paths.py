@@ -6,6 +6,11 @@ import datetime as dt
 import os
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; sessions are then told live by their age
+    fcntl = None  # type: ignore[assignment]
+
 from monitor.recording.schema import SUFFIX, RecordingError
 
 DATA_DIR_ENV_VAR = "TILTMON_DATA_DIR"
@@ -62,3 +67,44 @@ def new_session_path(started_at: float, directory: Path | None = None) -> Path:
         n += 1
         path = directory / f"{stamp}-{n}{SUFFIX}"
     return path
+
+
+def hold_live_lock(path: Path) -> int | None:
+    """Mark ``path`` as being written: an exclusive advisory lock, held until released.
+
+    ``flock`` locks are separate from SQLite's own (``fcntl`` byte ranges) on Linux and macOS,
+    so this does not get in the way of the database. Returns the descriptor to release.
+    """
+    if fcntl is None:
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def release_live_lock(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)  # closing the descriptor drops the lock
+
+
+def is_being_written(path: Path) -> bool | None:
+    """Whether a recorder holds ``path`` now; None where that cannot be told (no locks)."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return False

@@ -24,7 +24,12 @@ from typing import Any, Self
 import numpy as np
 
 from monitor import __version__
-from monitor.recording.paths import create_private_file, ensure_private_dir
+from monitor.recording.paths import (
+    create_private_file,
+    ensure_private_dir,
+    hold_live_lock,
+    release_live_lock,
+)
 from monitor.recording.schema import (
     APP,
     APPLICATION_ID,
@@ -84,6 +89,9 @@ class SessionRecorder:
         if not self.path.parent.exists():
             ensure_private_dir(self.path.parent)
         create_private_file(self.path)
+        # Held while the session is being written (the kernel lets go if the process dies):
+        # `tiltmon sessions` tells a live session from one that ended unexpectedly by it.
+        self._lock = hold_live_lock(self.path)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")
@@ -93,6 +101,7 @@ class SessionRecorder:
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._db.executescript("BEGIN;" + SCHEMA + "COMMIT;")
         except sqlite3.Error as exc:
+            release_live_lock(self._lock)
             raise RecordingError(f"cannot write {self.path}: {exc}") from exc
         self._seq = 0
         # The chunk being filled: consecutive notifications, no other item between them.
@@ -215,6 +224,7 @@ class SessionRecorder:
         with contextlib.suppress(sqlite3.Error):
             self._db.execute("PRAGMA journal_mode=DELETE")
         self._db.close()
+        release_live_lock(self._lock)
 
     @property
     def closed(self) -> bool:
