@@ -30,6 +30,22 @@ class OutputError(MonitorError):
     """An output file cannot or must not be written (it is an input, a recording, a folder)."""
 
 
+def make_private_dirs(directory: Path) -> None:
+    """Create ``directory`` and any missing parents, each 0700 whatever the umask.
+
+    ``mkdir``'s mode passes through the umask (0o277 would leave the owner unable to write, and
+    ``parents=True`` gives the parents the default mode), so each folder created here is set to
+    0700 explicitly. Folders that already existed are left as they are.
+    """
+    missing = [p for p in (directory, *directory.parents) if not p.exists()]
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # made meanwhile by someone else: theirs
+        os.chmod(folder, 0o700)
+
+
 def is_recording(path: Path) -> bool:
     """Whether ``path`` is a tiltmon session file (judged by its header, not its name)."""
     try:
@@ -76,7 +92,7 @@ def check_output(path: Path, *, inputs: Iterable[Path] = (), force: bool = False
 def private_output(path: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
     """Open ``path`` for writing, owner-only, replaced atomically when the block ends well."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(path.parent)
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc

@@ -19,6 +19,7 @@ from pathlib import Path
 from monitor.commands.record import recorder_from_args
 from monitor.commands.stream import transport_from_args
 from monitor.config import config_dir
+from monitor.private_files import make_private_dirs
 from monitor.recording import RecordingTransport
 from monitor.tui.source import Source
 
@@ -49,7 +50,7 @@ def remember_sensor(name: str, address: str) -> None:
         return
     path = last_sensor_path()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
         with tempfile.NamedTemporaryFile(
             "w", dir=path.parent, prefix=".last_sensor.", delete=False, encoding="utf-8"
         ) as handle:

@@ -11,6 +11,7 @@ try:
 except ImportError:  # Windows: no advisory locks; sessions are then told live by their age
     fcntl = None  # type: ignore[assignment]
 
+from monitor.private_files import make_private_dirs
 from monitor.recording.schema import SUFFIX, RecordingError
 
 DATA_DIR_ENV_VAR = "TILTMON_DATA_DIR"
@@ -32,10 +33,8 @@ def sessions_dir() -> Path:
 
 def ensure_private_dir(path: Path) -> None:
     """Create ``path`` if needed, owner-only (0700), as are any parents it has to create."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    for parent in reversed(missing):
-        parent.mkdir(mode=0o700, exist_ok=True)
-    # mkdir's mode is filtered by the umask; the sessions directory must be private regardless.
+    make_private_dirs(path)
+    # An existing sessions directory is made private too.
     if path.stat().st_mode & 0o077:
         path.chmod(0o700)
 
