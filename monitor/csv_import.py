@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -136,7 +137,10 @@ def read_imu_csv(
     try:
         # utf-8-sig: a byte-order mark (spreadsheets write one) is not part of the first name.
         with path.open(newline="", encoding="utf-8-sig") as f:
-            header = [h.strip() for h in next(csv.reader([f.readline()]), [])]
+            try:
+                header = [h.strip() for h in next(csv.reader([f.readline()]), [])]
+            except csv.Error as exc:
+                raise CsvImportError(f"{path}, line 1: {exc}") from exc
             if not header or not f.readline().strip():
                 raise CsvImportError(f"{path}: empty file, or a header and no data")
             missing = [n for n in (columns.time, *columns.acc) if n not in header]
@@ -168,6 +172,19 @@ def read_imu_csv(
     return _in_runs(t, acc, gyr, lines, duplicates=duplicates, time_unit=unit)
 
 
+def _rows(path: Path, f: TextIO) -> Iterator[tuple[int, list[str]]]:
+    """The csv module's rows after the header, numbered as editors number lines.
+
+    Its own refusals (a field over its size limit, a stray quote) name the line too.
+    """
+    reader = csv.reader(f)
+    try:
+        for row in reader:
+            yield reader.line_num + 1, row
+    except csv.Error as exc:
+        raise CsvImportError(f"{path}, line {reader.line_num + 1}: {exc}") from exc
+
+
 def _check_widths(path: Path, f: TextIO, width: int) -> None:
     """Every row must have the header's number of fields: a longer row is a shifted one.
 
@@ -188,7 +205,7 @@ def _check_widths(path: Path, f: TextIO, width: int) -> None:
         return
     f.seek(0)
     f.readline()
-    for number, row in enumerate(csv.reader(f), start=2):
+    for number, row in _rows(path, f):
         if row and len(row) != width:
             raise CsvImportError(
                 f"{path}, line {number}: {len(row)} fields where the header has {width}"
@@ -221,7 +238,7 @@ def _first_bad_line(
 ) -> CsvImportError:
     """The slow second pass that finds which line broke the fast parser."""
     f.readline()  # the header
-    for number, row in enumerate(csv.reader(f), start=2):
+    for number, row in _rows(path, f):
         if not row:
             continue
         if len(row) != width:

@@ -212,3 +212,20 @@ def test_a_row_with_extra_fields_is_refused_with_its_line(tmp_path: Path, header
     quoted = [header + ",note", *(f'{line},"a, b"' for line in good[1:])]
     path.write_text("\n".join(quoted[:50]) + "\n\n" + "\n".join(quoted[50:]) + "\n")
     assert len(read_imu_csv(path)) == 200
+
+
+@pytest.mark.parametrize(
+    ("line_51", "message"),
+    [
+        ("0.98,0,0," + "9" * 2_000_000, "line 51, column 'az': inf is not a number"),
+        ("0.98,0,0,9.8" + ",1" * 1_000_000, "line 51: 1000004 fields where the header has 4"),
+        ("0.98,0,0," + "x" * 2_000_000, "line 51: field larger than field limit"),
+    ],
+)
+def test_a_huge_line_is_one_clear_error(tmp_path: Path, line_51: str, message: str) -> None:
+    lines = lines_of(still_rows(gyro=False), "t,ax,ay,az")
+    lines[50] = line_51
+    path = tmp_path / "long.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CsvImportError, match=message):
+        read_imu_csv(path)
