@@ -8,6 +8,8 @@ one remembered from last time, else any tiltmon sensor in range), the recording 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import copy
 import json
 import logging
@@ -21,6 +23,7 @@ from monitor.commands.stream import transport_from_args
 from monitor.config import config_dir
 from monitor.private_files import make_private_dirs
 from monitor.recording import RecordingTransport
+from monitor.signals import ENDING_SIGNALS
 from monitor.tui.source import Source
 
 log = logging.getLogger(__name__)
@@ -92,7 +95,18 @@ async def run_app(source: Source, *, notify: bool) -> int:
     from monitor.tui.notify import DesktopNotifier
 
     app = DashboardApp(source, notifier=DesktopNotifier(enabled=notify))
-    await app.run_async()
+    loop = asyncio.get_running_loop()
+    # SIGTERM and SIGHUP (logout, `systemctl stop`) quit as the quit key does: the app closes
+    # the source, and with it the recording.
+    for signum in ENDING_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, app.exit)
+    try:
+        await app.run_async()
+    finally:
+        for signum in ENDING_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signum)
     if source.recorder is not None:
         print(f"recorded to {source.recorder.path}")
     if app.state.error is not None:
