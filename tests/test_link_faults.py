@@ -149,3 +149,25 @@ def test_a_disconnect_every_second_on_a_loaded_machine_is_survived() -> None:
     assert summary["reconnects"] >= 8
     assert summary["duplicates"] == 0
     assert summary["samples"] > 0
+
+
+@pytest.mark.slow
+def test_a_fault_storm_accounts_for_every_sample_in_flat_memory() -> None:
+    # The benchmark's storm, shorter: 25 link drops with dropped and corrupted packets while two
+    # CPU burners run (benchmarks/bench_fault_storm.py runs 300).
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_fault_storm as bench
+
+    load = bench.burners(2, 60)
+    try:
+        result = asyncio.run(bench.storm(25, 0.6))
+    finally:
+        for process in load:
+            process.kill()
+            process.wait()
+    assert result.disconnects == 25
+    assert result.problems() == []
+    assert result.samples > 0 and result.lost >= result.dropped_samples
+    assert result.samples + result.lost == pytest.approx(result.timeline, abs=64)
