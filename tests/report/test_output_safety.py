@@ -215,3 +215,14 @@ def test_a_bug_shows_its_traceback_and_asks_for_a_report(tmp_path: Path) -> None
 def test_an_unknown_scenario_is_the_users_typo_not_a_bug() -> None:
     result = tiltmon("stream", "--sim", "no_such_scenario", "--seconds", "1", "--no-record")
     one_line_failure(result, "unknown scenario 'no_such_scenario'")
+
+
+def test_the_report_image_never_replaces_a_recording(session: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy.tiltmon"
+    shutil.copy(session, copy)
+    before = copy.read_bytes()
+    one_line_failure(
+        tiltmon("report", str(session), "--png", str(copy)), "will not write over the recording"
+    )
+    assert copy.read_bytes() == before
+    one_line_failure(tiltmon("report", str(session), "--png", str(tmp_path)), "is a folder")
