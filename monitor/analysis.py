@@ -9,17 +9,20 @@ pipeline runs over the results.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from calibration import MountingSegment
+from monitor.acc_only import rates_from_gravity
 from monitor.activity import ActivitySnapshot, Transition
-from monitor.fusion import quat
+from monitor.fusion import default_estimator, quat
+from monitor.gaps import classify_runs
 from monitor.mounting import MountingError, fit_recording
 from monitor.nudge import NudgeEvent, NudgePolicy
-from monitor.posture import PelvisSamples, PostureConfig, classify
+from monitor.posture import PelvisSamples, PostureConfig
 from monitor.tilt_pipeline import tilt_batch
 
 log = logging.getLogger(__name__)
@@ -46,25 +49,29 @@ def analyse(
     *,
     posture: PostureConfig | None = None,
     nudges: NudgePolicy | None = None,
+    breaks: Sequence[int] = (),
 ) -> Analysis:
+    """``breaks``: sample indices after long gaps in time, where posture starts afresh."""
     notes: list[str] = []
-    gyr_or_zero = gyr if gyr is not None else np.zeros_like(acc)
+    # Without a gyroscope, posture gets the rotation rates gravity's turning implies.
+    gyr_or_rates = gyr if gyr is not None else rates_from_gravity(acc, rate_hz)
     if gyr is None:
         notes.append("no gyroscope: tilt from gravity alone, less accurate while moving")
     fit = fit_recording(acc, gyr, rate_hz)
     notes.extend(fit.notes)
-    # Offline VQF without the latency prediction: that prediction is tuned to the BROAD
-    # sensor chain (docs/fusion.md), and other devices' delays are unknown.
-    tilt = tilt_batch(acc, gyr, rate_hz, list(fit.segments), offline=True, estimator="offline-vqf")
+    # Plain offline VQF: the product's default (docs/fusion.md); without a gyroscope, the
+    # accelerometer-only estimator (tilt from gravity).
+    fusion = default_estimator(offline=True, gyro=gyr is not None)
+    tilt = tilt_batch(acc, gyr, rate_hz, list(fit.segments), offline=True, estimator=fusion)
     q_PS = fit.per_sample(len(acc))
     samples = PelvisSamples(
         t,
         quat.rotate(q_PS, acc),
-        quat.rotate(q_PS, gyr_or_zero),
+        quat.rotate(q_PS, gyr_or_rates),
         tilt.sagittal_deg,
         tilt.frontal_deg,
     )
-    result = classify(samples, posture, heading_known=fit.heading_known)
+    result = classify_runs(samples, posture, breaks, heading_known=fit.heading_known)
     policy = nudges or NudgePolicy()
     state = policy.initial_state()
     shown: list[NudgeEvent] = []

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -123,8 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds", type=_positive_float, default=90.0, help="give up after this long"
     )
 
-    commands.add_parser("sessions", help="list recorded sessions").add_argument(
-        "--json", action="store_true"
+    sessions = commands.add_parser(
+        "sessions",
+        help="list recorded sessions (live, damaged and empty ones marked); delete or prune them",
+    )
+    sessions.add_argument("--json", action="store_true")
+    sessions.add_argument(
+        "--delete", metavar="NAME", nargs="+", help="delete these sessions (names as listed)"
+    )
+    sessions.add_argument(
+        "--prune-empty", action="store_true", help="delete every session without samples"
     )
     replay = commands.add_parser("replay", help="play a recorded session back")
     replay.add_argument("file", help="a session file (or its name in `tiltmon sessions`)")
@@ -142,15 +151,24 @@ def build_parser() -> argparse.ArgumentParser:
     analyze = commands.add_parser(
         "analyze",
         help="posture, tilt and nudges for a CSV recording from any device",
-        description="Columns t (s), ax, ay, az (m/s²) and optionally gx, gy, gz (rad/s). "
-        "The sensor may sit on the belt any way round: alignment comes from the data.",
+        description="Columns t (s, ms, µs or ns), ax, ay, az (m/s²) and optionally gx, gy, gz"
+        " (rad/s; without them tilt comes from the accelerometer alone). The sensor may sit on"
+        " the belt any way round: alignment comes from the data. Gaps in time are not filled"
+        " in: they are reported and marked no_data in the output.",
     )
     analyze.add_argument("input", type=Path, help="CSV with a header row")
     analyze.add_argument("--out", type=Path, required=True, help="CSV to write, a row a second")
+    analyze.add_argument("--force", action="store_true", help="replace --out if it exists")
     analyze.add_argument(
         "--columns",
         metavar="T,AX,AY,AZ[,GX,GY,GZ]",
         help="names of the time, accelerometer and gyroscope columns (default t,ax,ay,az,gx,gy,gz)",
+    )
+    analyze.add_argument(
+        "--time-unit",
+        choices=("auto", "s", "ms", "us", "ns"),
+        default="auto",
+        help="unit of the time column (default: recognised from the sample rate)",
     )
     analyze.add_argument("--acc-unit", choices=("m/s2", "g"), default="m/s2")
     analyze.add_argument("--gyr-unit", choices=("rad/s", "deg/s"), default="rad/s")
@@ -186,6 +204,9 @@ def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     export.add_argument("file", help="a session file (or its name in `tiltmon sessions`)")
     export.add_argument("--csv", action="store_true", required=True, help="as CSV files")
     export.add_argument("--out", metavar="PATH", help="samples file (default: FILE with .csv)")
+    export.add_argument(
+        "--force", action="store_true", help="replace the output files if they exist"
+    )
 
 
 def _add_dashboard_options(parser: argparse.ArgumentParser) -> None:
@@ -212,61 +233,108 @@ def _replay_speed(text: str) -> float | None:
     return _positive_float(text)
 
 
+EXIT_FAILED = 1  # the command could not do its job: the message says why
+EXIT_BUG = 70  # EX_SOFTWARE: an error tiltmon did not expect (a traceback is printed)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command. Expected failures end in one line and exit 1; a bug shows its traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING - 10 * args.verbose, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
-        if args.command in (None, "dashboard"):
-            from monitor.commands.dashboard import run_dashboard
-
-            return asyncio.run(run_dashboard(args))
-        if args.command == "stream":
-            from monitor.commands.stream import run_stream
-
-            return asyncio.run(run_stream(args))
-        if args.command == "analyze":
-            from monitor.commands.analyze import run_analyze
-
-            return run_analyze(args)
-        if args.command == "scan":
-            from monitor.commands.stream import run_scan
-
-            return asyncio.run(run_scan(args))
-        if args.command == "sim":
-            from monitor.commands.sim import run_sim
-
-            return asyncio.run(run_sim(args))
-        if args.command == "calibrate":
-            from monitor.commands.calibrate import run_calibrate
-
-            return asyncio.run(run_calibrate(args))
-        if args.command == "sessions":
-            from monitor.commands.record import run_sessions
-
-            return asyncio.run(run_sessions(args))
-        if args.command == "replay":
-            from monitor.commands.replay import run_replay
-
-            return asyncio.run(run_replay(args))
-        if args.command == "report":
-            from monitor.commands.report import run_report
-
-            return asyncio.run(run_report(args))
-        if args.command == "export":
-            from monitor.commands.export import run_export
-
-            return asyncio.run(run_export(args))
+        _check_scenario(args)
+        return _run(parser, args)
     except KeyboardInterrupt:
         return 130
     except MonitorError as exc:
-        print(f"tiltmon: {exc}", file=sys.stderr)
-        return 1
-    except ValueError as exc:
-        print(f"tiltmon: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
+    except MemoryError:
+        return _fail("out of memory: the input is too large for this computer")
+    except OSError as exc:
+        return _fail(os_error_text(exc))
+    except Exception as exc:
+        from calibration.errors import CalibrationError
+
+        if isinstance(exc, CalibrationError):  # the calibration package's own failures
+            return _fail(str(exc))
+        traceback.print_exc()
+        print(
+            f"tiltmon: this is a bug in tiltmon ({type(exc).__name__}); please report it to the"
+            " tiltmon issue tracker with the traceback above and the command you ran",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
+
+
+def _fail(message: str) -> int:
+    print(f"tiltmon: {message}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def os_error_text(exc: OSError) -> str:
+    """An OSError in one line: what failed on which file, without the errno noise."""
+    reason = exc.strerror or str(exc)
+    if exc.filename is not None:
+        other = f" → {exc.filename2}" if exc.filename2 is not None else ""
+        return f"{exc.filename}{other}: {reason}"
+    return reason
+
+
+def _check_scenario(args: argparse.Namespace) -> None:
+    """An unknown scenario name is the user's typo, said before anything starts."""
+    name = getattr(args, "scenario", None) if args.command == "sim" else getattr(args, "sim", None)
+    if name is None or getattr(args, "list", False):
+        return
+    from firmware_sim.scenarios import scenario_names
+
+    if name not in scenario_names():
+        raise MonitorError(f"unknown scenario {name!r}; valid names: {', '.join(scenario_names())}")
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.command in (None, "dashboard"):
+        from monitor.commands.dashboard import run_dashboard
+
+        return asyncio.run(run_dashboard(args))
+    if args.command == "stream":
+        from monitor.commands.stream import run_stream
+
+        return asyncio.run(run_stream(args))
+    if args.command == "analyze":
+        from monitor.commands.analyze import run_analyze
+
+        return run_analyze(args)
+    if args.command == "scan":
+        from monitor.commands.stream import run_scan
+
+        return asyncio.run(run_scan(args))
+    if args.command == "sim":
+        from monitor.commands.sim import run_sim
+
+        return asyncio.run(run_sim(args))
+    if args.command == "calibrate":
+        from monitor.commands.calibrate import run_calibrate
+
+        return asyncio.run(run_calibrate(args))
+    if args.command == "sessions":
+        from monitor.commands.record import run_sessions
+
+        return asyncio.run(run_sessions(args))
+    if args.command == "replay":
+        from monitor.commands.replay import run_replay
+
+        return asyncio.run(run_replay(args))
+    if args.command == "report":
+        from monitor.commands.report import run_report
+
+        return asyncio.run(run_report(args))
+    if args.command == "export":
+        from monitor.commands.export import run_export
+
+        return asyncio.run(run_export(args))
     parser.error(f"unknown command {args.command!r}")
     return 2
 

@@ -6,7 +6,7 @@
     quiet_hours = ["22:00", "07:00"]
     ...
     [posture]
-    # the posture machine's thresholds (parsed into a plain dict for now)
+    # the posture machine's thresholds: names and limits of monitor.posture.PostureConfig
 
 A missing file means the defaults. A file that is there but wrong is an error naming the file, the
 line (when it can be found) and the key: a setting is never silently ignored. Saving rewrites the
@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -92,7 +93,52 @@ def loads_config(text: str, path: Path) -> UserConfig:
         if not isinstance(value, dict):
             raise ConfigError(f"must be a table: [{table}]", path=where, line=line, key=table)
     nudge = _nudge_from_table(raw.get("nudge", {}), text, path)
-    return UserConfig(nudge=nudge, posture=MappingProxyType(dict(raw.get("posture", {}))))
+    posture = _posture_from_table(raw.get("posture", {}), text, path)
+    return UserConfig(nudge=nudge, posture=MappingProxyType(posture))
+
+
+def _posture_from_table(table: Mapping[str, Any], text: str, path: Path) -> dict[str, Any]:
+    """The ``[posture]`` settings, checked as :class:`PostureConfig` checks its own fields."""
+    from monitor.posture import PostureConfig, PostureConfigError
+
+    where = str(path)
+
+    def error(key: str, message: str) -> ConfigError:
+        line = tomlfile.find_line(text, "posture", key)
+        return ConfigError(message, path=where, line=line, key=f"posture.{key}")
+
+    defaults = PostureConfig()
+    known = [f.name for f in fields(PostureConfig)]
+    settings: dict[str, Any] = {}  # as checked (lists as tuples)
+    for key, value in table.items():
+        if key not in known:
+            raise error(key, f"unknown setting; expected one of {', '.join(known)}")
+        default = getattr(defaults, key)
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise error(key, f"must be true or false, not {value!r}")
+        elif isinstance(default, tuple):
+            if (
+                not isinstance(value, list)
+                or len(value) != len(default)
+                or not all(_is_number(v) for v in value)
+            ):
+                raise error(key, f"must be a list of {len(default)} numbers, not {value!r}")
+            value = tuple(float(v) for v in value)
+        elif not _is_number(value):
+            raise error(key, f"must be a number, not {value!r}")
+        settings[key] = value
+    try:
+        PostureConfig(**settings)
+    except PostureConfigError as exc:
+        named = re.search(r"PostureConfig\.(\w+)", str(exc))
+        key = named.group(1) if named and named.group(1) in settings else next(iter(settings))
+        raise error(key, str(exc).split(": ", 1)[-1]) from exc
+    return dict(table)  # as written: it saves back the same
+
+
+def _is_number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float)
 
 
 def _nudge_from_table(table: Mapping[str, Any], text: str, path: Path) -> NudgeConfig:

@@ -89,3 +89,54 @@ def test_analyze_refuses_bad_input_with_a_message_and_nonzero_exit(tmp_path: Pat
     )
     assert result.returncode != 0
     assert "use --acc-unit m/s2" in result.stderr
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_two_hour_hole_is_no_data_not_two_hours_of_sitting(tmp_path: Path) -> None:
+    rec = simulate("desk_short", seed=5, rate_hz=50)
+    t = T0 + rec.t
+    half = len(t) // 2
+    t[half:] += 7200.0
+    with (tmp_path / "in.csv").open("w") as f:
+        f.write("t,ax,ay,az,gx,gy,gz\n")
+        np.savetxt(f, np.column_stack([t, rec.acc, rec.gyr]), delimiter=",", fmt="%.4f")
+    result = run_cli("analyze", str(tmp_path / "in.csv"), "--out", str(tmp_path / "o.csv"))
+    assert result.returncode == 0, result.stderr
+    assert "1 gap in time" in result.stderr
+    rows = read_rows(tmp_path / "o.csv")
+    marks = [r for r in rows if r["posture"] == "no_data"]
+    assert len(marks) == 1 and float(marks[0]["no_data_s"]) > 7199
+    times = np.array([float(r["t"]) for r in rows])
+    inside = (times > t[half - 1] + 1) & (times < t[half] - 1)
+    assert not inside.any()  # no second of the hole is classified
+    assert len(rows) <= len(rec.t) / 50 + 4
+    bouts = [float(r["sitting_bout_min"]) for r in rows if r["sitting_bout_min"]]
+    assert max(bouts) < rec.t[-1] / 60  # no bout runs on through the hole
+    assert not any(r["nudge"] for r in rows)
+
+
+def test_accelerometer_only_and_milliseconds_are_analysed(tmp_path: Path) -> None:
+    rec = simulate("desk_short", seed=5, rate_hz=50)
+    with (tmp_path / "in.csv").open("w") as f:
+        f.write("\ufefftime_ms,ax,ay,az\n")  # with a byte-order mark, as spreadsheets write
+        ms = np.round((T0 + rec.t) * 1000)
+        np.savetxt(f, np.column_stack([ms, rec.acc]), delimiter=",", fmt=["%d"] + ["%.5f"] * 3)
+    result = run_cli(
+        "analyze",
+        str(tmp_path / "in.csv"),
+        "--out",
+        str(tmp_path / "o.csv"),
+        "--columns",
+        "time_ms,ax,ay,az",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "time column read as milliseconds" in result.stderr
+    assert "no gyroscope" in result.stderr
+    rows = read_rows(tmp_path / "o.csv")
+    assert abs(len(rows) - rec.t[-1]) <= 2
+    assert abs(float(rows[0]["t"]) - T0) < 2  # seconds, in Unix time
+    assert {"sitting", "standing"} <= {r["posture"] for r in rows}

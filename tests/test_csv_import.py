@@ -84,7 +84,9 @@ BAD_FILES = {
     "missing column 'az'": lines_of(still_rows()[:, :3], "t,ax,ay"),
     "line 17, column 'ay': 'abc' is not a number": with_field(lines_of(still_rows()), 17, 2, "abc"),
     "line 9, column 'az': nan is not a number": with_field(lines_of(still_rows()), 9, 3, "nan"),
-    "line 40: time 0.1 s does not come after": with_field(lines_of(still_rows()), 40, 0, "0.1"),
+    "line 40: time 0.1 comes before the previous line.s 0.74": with_field(
+        lines_of(still_rows()), 40, 0, "0.1"
+    ),
     "use --acc-unit g": scaled(slice(1, 4), 1 / G),
     "use --gyr-unit deg/s": scaled(slice(4, 7), 57.3 * 60),
     "line 12: 5 fields where the header has 7": [
@@ -112,3 +114,118 @@ def test_missing_and_empty_files(tmp_path: Path) -> None:
     (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00\x01" * 10)
     with pytest.raises(CsvImportError):
         read_imu_csv(tmp_path / "binary.csv")
+
+
+# --- timing that real devices produce: gaps, other units, repeats (issue 11) ------------------
+
+
+def test_a_long_gap_splits_the_runs_and_is_reported_not_filled(tmp_path: Path) -> None:
+    rows = still_rows(3000)
+    rows[1500:, 0] += 7200.0  # a two-hour hole
+    rec = read_imu_csv(write_csv(tmp_path / "g.csv", HEADER, rows))
+    assert len(rec) == 3000  # nothing invented in the hole
+    assert rec.run_starts == (0, 1500)
+    (gap,) = rec.gaps
+    assert gap.duration_s == pytest.approx(7200.02)
+    assert gap.line == 1502
+    assert not np.any((rec.t > gap.start) & (rec.t < gap.end))
+    assert any("1 gap in time" in n and "line 1502" in n for n in rec.notes())
+
+
+def test_a_huge_jump_in_irregular_timing_allocates_by_samples_not_by_time(tmp_path: Path) -> None:
+    rows = still_rows(2000)
+    rows[:, 0] += np.random.default_rng(2).uniform(0, 0.008, len(rows))  # put on a grid
+    rows[1000:, 0] += 1e7  # 116 days: on one grid, 5e8 samples and GiBs of memory
+    rec = read_imu_csv(write_csv(tmp_path / "j.csv", HEADER, rows))
+    assert rec.resampled
+    assert len(rec) <= 2100
+    assert len(rec.gaps) == 1 and rec.gaps[0].duration_s > 9.9e6
+    # Each run is on the grid; no grid step bridges the gap.
+    steps = np.diff(rec.t)
+    assert np.count_nonzero(steps > 0.1) == 1
+
+
+@pytest.mark.parametrize(("unit", "scale"), [("ms", 1e3), ("us", 1e6), ("ns", 1e9)])
+def test_time_in_ms_us_ns_is_recognised_and_said(tmp_path: Path, unit: str, scale: float) -> None:
+    rows = still_rows()
+    rows[:, 0] = np.round((1_750_000_000.0 + rows[:, 0]) * scale)  # Unix time in that unit
+    path = tmp_path / "u.csv"
+    with path.open("w") as f:
+        f.write(HEADER + "\n")
+        np.savetxt(f, rows, delimiter=",", fmt=["%d"] + ["%.6f"] * 6)
+    rec = read_imu_csv(path)
+    assert rec.time_unit == unit
+    assert rec.rate_hz == pytest.approx(50.0, rel=1e-6)
+    assert rec.t[0] == pytest.approx(1_750_000_000.0)
+    assert len(rec) == 200 and not rec.gaps
+    assert any("time column read as" in n for n in rec.notes())
+    # Said explicitly, the unit is taken as given.
+    assert read_imu_csv(path, time_unit=unit).time_unit == unit
+
+
+def test_a_time_unit_that_fits_no_imu_rate_is_said_plainly(tmp_path: Path) -> None:
+    rows = still_rows()
+    rows[:, 0] *= 1e-5  # steps of 2e-7: 5 MHz in seconds, 5 kHz in ms ...
+    path = write_csv(tmp_path / "u.csv", HEADER, rows)
+    with pytest.raises(CsvImportError, match="say which unit"):
+        read_imu_csv(path)
+
+
+def test_repeated_timestamps_are_dropped_and_counted(tmp_path: Path) -> None:
+    rows = still_rows()
+    rows = np.insert(rows, [10, 50, 51], rows[[9, 49, 50]], axis=0)  # three exact repeats
+    rec = read_imu_csv(write_csv(tmp_path / "d.csv", HEADER, rows))
+    assert rec.duplicates == 3
+    assert len(rec) == 200 and not rec.gaps and not rec.resampled
+    assert any("3 rows repeating the previous time dropped" in n for n in rec.notes())
+
+
+def test_time_going_back_is_refused_with_times_that_differ(tmp_path: Path) -> None:
+    lines = lines_of(still_rows())
+    lines[1] = "1750000000.123456," + lines[1].split(",", 1)[1]
+    lines[2] = "1750000000.123455," + lines[2].split(",", 1)[1]
+    path = tmp_path / "b.csv"
+    path.write_text("\n".join(lines[:3]) + "\n")
+    with pytest.raises(CsvImportError) as error:
+        read_imu_csv(path)
+    assert "1750000000.123455" in str(error.value) and "1750000000.123456" in str(error.value)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines_of(still_rows())).encode() + b"\n")
+    rec = read_imu_csv(path)
+    assert len(rec) == 200 and rec.gyr is not None
+
+
+@pytest.mark.parametrize("header", [HEADER, "t,ax,ay,az"])
+def test_a_row_with_extra_fields_is_refused_with_its_line(tmp_path: Path, header: str) -> None:
+    lines = lines_of(still_rows(gyro=header == HEADER), header)
+    lines[29] += ",0.5"  # line 30 has one field too many: its columns may be shifted
+    path = tmp_path / "x.csv"
+    path.write_text("\n".join(lines) + "\n")
+    width = header.count(",") + 1
+    with pytest.raises(CsvImportError, match=f"line 30: {width + 1} fields where the header has"):
+        read_imu_csv(path)
+    # Quoted commas and blank lines are not extra fields.
+    good = lines_of(still_rows(gyro=header == HEADER), header)
+    quoted = [header + ",note", *(f'{line},"a, b"' for line in good[1:])]
+    path.write_text("\n".join(quoted[:50]) + "\n\n" + "\n".join(quoted[50:]) + "\n")
+    assert len(read_imu_csv(path)) == 200
+
+
+@pytest.mark.parametrize(
+    ("line_51", "message"),
+    [
+        ("0.98,0,0," + "9" * 2_000_000, "line 51, column 'az': inf is not a number"),
+        ("0.98,0,0,9.8" + ",1" * 1_000_000, "line 51: 1000004 fields where the header has 4"),
+        ("0.98,0,0," + "x" * 2_000_000, "line 51: field larger than field limit"),
+    ],
+)
+def test_a_huge_line_is_one_clear_error(tmp_path: Path, line_51: str, message: str) -> None:
+    lines = lines_of(still_rows(gyro=False), "t,ax,ay,az")
+    lines[50] = line_51
+    path = tmp_path / "long.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CsvImportError, match=message):
+        read_imu_csv(path)

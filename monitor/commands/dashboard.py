@@ -8,6 +8,8 @@ one remembered from last time, else any tiltmon sensor in range), the recording 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import copy
 import json
 import logging
@@ -19,7 +21,9 @@ from pathlib import Path
 from monitor.commands.record import recorder_from_args
 from monitor.commands.stream import transport_from_args
 from monitor.config import config_dir
+from monitor.private_files import make_private_dirs
 from monitor.recording import RecordingTransport
+from monitor.signals import ENDING_SIGNALS
 from monitor.tui.source import Source
 
 log = logging.getLogger(__name__)
@@ -49,7 +53,7 @@ def remember_sensor(name: str, address: str) -> None:
         return
     path = last_sensor_path()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
         with tempfile.NamedTemporaryFile(
             "w", dir=path.parent, prefix=".last_sensor.", delete=False, encoding="utf-8"
         ) as handle:
@@ -91,7 +95,18 @@ async def run_app(source: Source, *, notify: bool) -> int:
     from monitor.tui.notify import DesktopNotifier
 
     app = DashboardApp(source, notifier=DesktopNotifier(enabled=notify))
-    await app.run_async()
+    loop = asyncio.get_running_loop()
+    # SIGTERM and SIGHUP (logout, `systemctl stop`) quit as the quit key does: the app closes
+    # the source, and with it the recording.
+    for signum in ENDING_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, app.exit)
+    try:
+        await app.run_async()
+    finally:
+        for signum in ENDING_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signum)
     if source.recorder is not None:
         print(f"recorded to {source.recorder.path}")
     if app.state.error is not None:

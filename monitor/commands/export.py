@@ -7,7 +7,8 @@ from pathlib import Path
 
 from monitor.commands.replay import resolve_recording
 from monitor.errors import MonitorError
-from monitor.export import CsvExporter
+from monitor.export import CsvExporter, events_path
+from monitor.private_files import check_output
 from monitor.recording.summary import summarise_replay
 from monitor.transport.replay import ReplayTransport
 
@@ -19,6 +20,8 @@ async def run_export(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise MonitorError(f"{path}: no such recording")
     out = Path(args.out) if args.out else path.with_suffix(".csv")
+    for target in (out, events_path(out)):
+        check_output(target, inputs=[path], force=args.force)
     async with ReplayTransport(path, speed=None) as transport:
         assert transport.recording is not None
         with CsvExporter(out) as exporter:

@@ -8,13 +8,17 @@ import json
 import time
 from pathlib import Path
 
+from monitor.errors import MonitorError
 from monitor.recording import (
+    SUFFIX,
     RecordingError,
+    SessionInfo,
     SessionRecorder,
     list_sessions,
     new_session_path,
     sessions_dir,
 )
+from monitor.recording.reader import SessionState, session_state
 
 
 def moniker_from_args(args: argparse.Namespace) -> str:
@@ -45,12 +49,14 @@ def _duration(seconds: float) -> str:
 
 async def run_sessions(args: argparse.Namespace) -> int:
     directory = sessions_dir()
+    if args.delete or args.prune_empty:
+        return _delete_sessions(directory, args.delete, prune_empty=args.prune_empty)
     found = list_sessions(directory)
     if args.json:
         rows: list[dict[str, object]] = []
         for path, info in found:
             if isinstance(info, RecordingError):
-                rows.append({"file": str(path), "error": str(info)})
+                rows.append({"file": str(path), "state": "unreadable", "error": str(info)})
                 continue
             rows.append(
                 {
@@ -62,6 +68,7 @@ async def run_sessions(args: argparse.Namespace) -> int:
                     "serial": info.device.serial if info.device else "",
                     "transport": info.transport,
                     "complete": info.complete,
+                    "state": session_state(info).value,
                 }
             )
         print(json.dumps(rows))
@@ -77,9 +84,53 @@ async def run_sessions(args: argparse.Namespace) -> int:
         device = info.device.name if info.device else "?"
         if info.transport.startswith("sim"):
             device += " (sim)"
-        flag = "" if info.complete else "  (ended unexpectedly)"
+        state = session_state(info)
+        flag = "" if state is SessionState.COMPLETE else f"  ({state.value})"
         print(
             f"{_when(info.started_at):19s}  {_duration(info.duration_s):>8s}"
             f"  {info.samples:9d}  {device:16s}  {path.name}{flag}"
         )
     return 0
+
+
+def _delete_sessions(directory: Path, names: list[str] | None, *, prune_empty: bool) -> int:
+    """Delete the named sessions (and, with ``prune_empty``, every empty one); never a live one."""
+    doomed: list[Path] = [_session_file(directory, name) for name in names or ()]
+    for path in doomed:
+        named = _info_or_none(path)
+        if named is not None and session_state(named) is SessionState.LIVE:
+            raise MonitorError(f"{path.name} is being recorded now: stop that first")
+    if prune_empty:
+        for path, found in list_sessions(directory):
+            if (
+                isinstance(found, SessionInfo)
+                and session_state(found) is SessionState.EMPTY
+                and path not in doomed
+            ):
+                doomed.append(path)
+    for path in doomed:
+        for part in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+            part.unlink(missing_ok=True)
+        print(f"deleted {path.name}")
+    if not doomed:
+        print("no empty sessions")
+    return 0
+
+
+def _session_file(directory: Path, name: str) -> Path:
+    """A session of the sessions directory by its file name, with or without the suffix."""
+    if Path(name).name != name:
+        raise MonitorError(f"{name!r}: give a session's name as `tiltmon sessions` lists it")
+    for candidate in (directory / name, directory / f"{name}{SUFFIX}"):
+        if candidate.name.endswith(SUFFIX) and candidate.is_file():
+            return candidate
+    raise MonitorError(f"no session {name!r} in {directory}")
+
+
+def _info_or_none(path: Path) -> SessionInfo | None:
+    from monitor.recording import read_info
+
+    try:
+        return read_info(path)
+    except RecordingError:
+        return None

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from monitor.commands.replay import resolve_recording
 from monitor.errors import MonitorError
+from monitor.private_files import check_output
 from monitor.recording import RecordingError, list_sessions, sessions_dir
 from monitor.recording.summary import summarise_replay
 from monitor.report import DayReport, SessionTimeline, build_report, render_text
@@ -73,6 +74,10 @@ async def run_report(args: argparse.Namespace) -> int:
         if not paths:
             raise MonitorError(f"no sessions recorded on {day.isoformat()} (in {directory})")
         png = directory / f"{day.isoformat()}.report.png"
+    if not args.no_png:
+        # The timeline image is regenerated at will, so an existing one is replaced; never a
+        # recording, nor a folder.
+        check_output(Path(args.png) if args.png else png, inputs=paths, force=True)
     timelines = [await replay_timeline(p) for p in paths]
     report = build_report(title, timelines)
     drawn = None

@@ -17,6 +17,7 @@ from monitor.live import LiveStream, live_pipeline, stream_for
 from monitor.nudge import NudgeOutcome, NudgeShown
 from monitor.pipeline import MountingChange, PipelineStep
 from monitor.recording import RecordingTransport, SessionRecorder
+from monitor.signals import ended_by_signals
 from monitor.stream import MalformedPacket, StreamEvent, StreamGap
 from monitor.transport import Transport, open_transport
 from monitor.transport.ble import RADIO_ENV_VAR, StreamSettings, open_virtual_radio, scan
@@ -123,6 +124,17 @@ def record_step(recorder: SessionRecorder, step: PipelineStep) -> None:
 
 
 async def run_stream(args: argparse.Namespace) -> int:
+    """Stream until ``--seconds``, Ctrl-C, SIGTERM or SIGHUP; all of them close the same way."""
+    with ended_by_signals() as stop:
+        try:
+            return await _stream(args)
+        except asyncio.CancelledError:
+            if stop.signum is None:
+                raise
+            return stop.exit_status
+
+
+async def _stream(args: argparse.Namespace) -> int:
     recorder = recorder_from_args(args)
     live = live_pipeline()
     status = None if args.json else StatusLine(live, sys.stdout)

@@ -6,6 +6,12 @@ import datetime as dt
 import os
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; sessions are then told live by their age
+    fcntl = None  # type: ignore[assignment]
+
+from monitor.private_files import make_private_dirs
 from monitor.recording.schema import SUFFIX, RecordingError
 
 DATA_DIR_ENV_VAR = "TILTMON_DATA_DIR"
@@ -27,10 +33,8 @@ def sessions_dir() -> Path:
 
 def ensure_private_dir(path: Path) -> None:
     """Create ``path`` if needed, owner-only (0700), as are any parents it has to create."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    for parent in reversed(missing):
-        parent.mkdir(mode=0o700, exist_ok=True)
-    # mkdir's mode is filtered by the umask; the sessions directory must be private regardless.
+    make_private_dirs(path)
+    # An existing sessions directory is made private too.
     if path.stat().st_mode & 0o077:
         path.chmod(0o700)
 
@@ -62,3 +66,44 @@ def new_session_path(started_at: float, directory: Path | None = None) -> Path:
         n += 1
         path = directory / f"{stamp}-{n}{SUFFIX}"
     return path
+
+
+def hold_live_lock(path: Path) -> int | None:
+    """Mark ``path`` as being written: an exclusive advisory lock, held until released.
+
+    ``flock`` locks are separate from SQLite's own (``fcntl`` byte ranges) on Linux and macOS,
+    so this does not get in the way of the database. Returns the descriptor to release.
+    """
+    if fcntl is None:
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def release_live_lock(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)  # closing the descriptor drops the lock
+
+
+def is_being_written(path: Path) -> bool | None:
+    """Whether a recorder holds ``path`` now; None where that cannot be told (no locks)."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return False

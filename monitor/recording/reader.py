@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import enum
 import heapq
 import json
 import sqlite3
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from urllib.parse import quote
 import numpy as np
 
 from monitor.codec import SensorConfig
+from monitor.recording.paths import is_being_written
 from monitor.recording.schema import (
     APP,
     APPLICATION_ID,
@@ -395,6 +398,59 @@ def list_sessions(directory: Path) -> list[tuple[Path, SessionInfo | RecordingEr
         except RecordingError as exc:
             found.append((path, exc))
     return found
+
+
+class SessionState(enum.Enum):
+    """What ``tiltmon sessions`` says about a file."""
+
+    COMPLETE = "complete"
+    LIVE = "recording now"
+    ENDED_UNEXPECTEDLY = "ended unexpectedly"
+    DAMAGED = "damaged"
+    EMPTY = "empty"
+
+
+LIVE_HEARTBEAT_S = 15.0  # without locks: a session without end marker written to this recently
+
+
+def session_state(info: SessionInfo, *, now: float | None = None) -> SessionState:
+    """Live (a recorder holds it), damaged (cut short), empty (no samples), or how it ended."""
+    if not info.complete:
+        held = is_being_written(info.path)
+        if held is None:  # no advisory locks here: a recent commit means live
+            now = time.time() if now is None else now
+            held = now - info.end < LIVE_HEARTBEAT_S
+        if held:
+            return SessionState.LIVE
+    if cut_short(info.path):
+        return SessionState.DAMAGED
+    if info.samples == 0:
+        return SessionState.EMPTY
+    return SessionState.COMPLETE if info.complete else SessionState.ENDED_UNEXPECTEDLY
+
+
+def cut_short(path: Path) -> bool:
+    """Whether the file is shorter than its SQLite header says, or not whole pages.
+
+    SQLite opens such a file without complaint and fails only at the missing pages, so a file
+    cut short would otherwise be listed as healthy. (The header's page count is trusted only
+    when SQLite marks it valid: change counter equal to version-valid-for.)
+    """
+    try:
+        with path.open("rb") as f:
+            header = f.read(100)
+        size = path.stat().st_size
+    except OSError:
+        return False
+    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
+        return True
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or size % page_size:
+        return True
+    pages = int.from_bytes(header[28:32], "big")
+    valid = header[24:28] == header[92:96]
+    return valid and size < pages * page_size
 
 
 def _open_read_only(path: Path) -> sqlite3.Connection:

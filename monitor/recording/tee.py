@@ -63,7 +63,7 @@ class RecordingTransport:
     async def _flush_periodically(self) -> None:
         while True:
             await asyncio.sleep(self.recorder.commit_interval_s)
-            self.recorder.flush()
+            self.recorder.flush_or_wait()  # a full disk must not end the stream
 
     @property
     def overflowed(self) -> int:

@@ -12,6 +12,7 @@ Committing once a second on the event loop is cheap enough that no writer thread
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import time
 import zlib
@@ -24,7 +25,12 @@ from typing import Any, Self
 import numpy as np
 
 from monitor import __version__
-from monitor.recording.paths import create_private_file, ensure_private_dir
+from monitor.recording.paths import (
+    create_private_file,
+    ensure_private_dir,
+    hold_live_lock,
+    release_live_lock,
+)
 from monitor.recording.schema import (
     APP,
     APPLICATION_ID,
@@ -37,7 +43,12 @@ from monitor.recording.schema import (
 )
 from monitor.transport.items import LinkEvent, LinkEventKind, Notification, TransportItem
 
+log = logging.getLogger(__name__)
+
 PAGE_SIZE = 4096
+# While commits fail (a full disk), notifications wait in memory up to this many; beyond it the
+# oldest waiting ones are given up (and counted), so monitoring goes on in bounded memory.
+MAX_WAITING_PACKETS = 60_000  # about 15 MB; 100 minutes at 200 Hz
 _COUNT_OFFSET = 8  # the IMU header's sample count byte (docs/protocol.md)
 _MAX_CHUNK = 4096  # notifications per row at most: keeps rows modest if commits are rare
 # A second's packets make a row of 1–3 kB, and two such rows do not fit a 4 kB page: stored as
@@ -84,6 +95,9 @@ class SessionRecorder:
         if not self.path.parent.exists():
             ensure_private_dir(self.path.parent)
         create_private_file(self.path)
+        # Held while the session is being written (the kernel lets go if the process dies):
+        # `tiltmon sessions` tells a live session from one that ended unexpectedly by it.
+        self._lock = hold_live_lock(self.path)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")
@@ -93,6 +107,7 @@ class SessionRecorder:
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._db.executescript("BEGIN;" + SCHEMA + "COMMIT;")
         except sqlite3.Error as exc:
+            release_live_lock(self._lock)
             raise RecordingError(f"cannot write {self.path}: {exc}") from exc
         self._seq = 0
         # The chunk being filled: consecutive notifications, no other item between them.
@@ -115,6 +130,8 @@ class SessionRecorder:
         self.samples = 0
         self.last_at: float | None = None
         self.commits = 0
+        self.write_error: str | None = None  # set while commits fail (e.g. the disk is full)
+        self.packets_lost = 0  # given up while commits failed
         self._last_commit = self._monotonic()
         self._closed = False
         self.flush()
@@ -194,7 +211,17 @@ class SessionRecorder:
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             # Whatever is buffered stays buffered: the next commit tries again.
+            if db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
             raise RecordingError(f"cannot write {self.path}: {exc}") from exc
+        if self.write_error is not None:
+            log.warning(
+                "recording resumed: %s (%d packets could not be kept)",
+                self.path,
+                self.packets_lost,
+            )
+            self.write_error = None
         self._chunks.clear()
         self._merges.clear()
         self._events.clear()
@@ -209,12 +236,15 @@ class SessionRecorder:
         self._meta["ended_at"] = time.time() if ended_at is None else ended_at
         self._close_chunk()
         self._seal_run()
-        self.flush()
-        self._closed = True
-        # A failure leaves a valid WAL database, which the reader copes with.
-        with contextlib.suppress(sqlite3.Error):
-            self._db.execute("PRAGMA journal_mode=DELETE")
-        self._db.close()
+        try:
+            self.flush()  # on a full disk this fails, and says so; the file stays valid
+        finally:
+            self._closed = True
+            # A failure leaves a valid WAL database, which the reader copes with.
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("PRAGMA journal_mode=DELETE")
+            self._db.close()
+            release_live_lock(self._lock)
 
     @property
     def closed(self) -> bool:
@@ -222,7 +252,38 @@ class SessionRecorder:
 
     def _flush_if_due(self) -> None:
         if self._monotonic() - self._last_commit >= self.commit_interval_s:
+            self.flush_or_wait()
+
+    def flush_or_wait(self) -> bool:
+        """Commit; if that fails (a full disk), keep the data waiting and try again next time.
+
+        The stream goes on meanwhile. A warning is logged when commits start failing and when
+        they work again; :attr:`write_error` says why while they fail. Returns whether it
+        committed.
+        """
+        try:
             self.flush()
+        except RecordingError as exc:
+            if self.write_error is None:
+                log.warning("%s; monitoring goes on, the recording is retried every second", exc)
+            self.write_error = str(exc)
+            self._limit_waiting()
+            return False
+        return True
+
+    def _limit_waiting(self) -> None:
+        waiting = sum(row[1] for row in self._chunks)
+        if waiting <= MAX_WAITING_PACKETS:
+            return
+        # Give up the waiting notifications (their samples become a gap in the recording);
+        # events, calibrations and metadata are small and keep waiting.
+        self.packets_lost += waiting
+        self.packets -= waiting
+        self.samples -= sum(row[2] for row in self._chunks)
+        self._chunks.clear()
+        self._merges.clear()
+        self._run = None
+        self._meta.update(packets=self.packets, samples=self.samples)
 
     def _close_chunk(self) -> None:
         if not self._payloads:

@@ -128,6 +128,21 @@ _NO_BLUETOOTH = (
 )
 
 
+def _link_trouble(exc: BaseException) -> bool:
+    """True for anything a failing link can raise: any error, or a CancelledError that nobody
+    sent to the running task.
+
+    On link loss the BLE stack cancels the GATT requests still pending, and their
+    CancelledError can surface in whoever awaited them. It is link trouble like any other; a
+    cancellation of the task itself (Ctrl-C, a deadline, closing) shows in ``cancelling()``
+    and must go on up.
+    """
+    if not isinstance(exc, asyncio.CancelledError):
+        return isinstance(exc, Exception)
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() == 0
+
+
 def _bluetooth_unavailable(exc: BaseException) -> bool:
     """No adapter or no Bluetooth service, as opposed to a sensor that is out of range.
 
@@ -219,7 +234,11 @@ class BleTransport:
                 try:
                     device = await self._find()
                     client = await self._connect(device)
-                except (BleakError, SensorNotFoundError, TimeoutError, OSError) as exc:
+                except (asyncio.CancelledError, Exception) as exc:
+                    # Any failure of the BLE stack is a reason to retry; only a cancellation of
+                    # this task ends the loop (see _link_trouble).
+                    if not _link_trouble(exc):
+                        raise
                     if not self._ever_streamed and _bluetooth_unavailable(exc):
                         raise BluetoothUnavailableError(_NO_BLUETOOTH.format(exc)) from exc
                     attempts += 1
@@ -245,8 +264,12 @@ class BleTransport:
                         if isinstance(item, LinkEvent) and item.kind is LinkEventKind.CONFIGURED:
                             self._ever_streamed = True
                             delay, attempts = self.policy.first_delay_s, 0
-                except (BleakError, SensorError, TimeoutError, DecodeError) as exc:
-                    log.warning("link trouble: %s", exc)
+                except (asyncio.CancelledError, Exception) as exc:
+                    if not _link_trouble(exc):
+                        raise
+                    expected = (BleakError, SensorError, TimeoutError, DecodeError)
+                    # Other types: the stack's own errors, or a bug here: keep the traceback.
+                    log.warning("link trouble: %r", exc, exc_info=not isinstance(exc, expected))
                     await self._drop(client)
                     yield LinkEvent(self._clock(), LinkEventKind.DISCONNECTED, str(exc))
                 if not self._closing:
@@ -410,8 +433,11 @@ class BleTransport:
             async with asyncio.timeout(3.0):
                 await self._command(client, codec.encode_stop())
                 await client.stop_notify(codec.IMU_DATA_UUID)
-        with contextlib.suppress(BleakError, TimeoutError, OSError):
+        try:
             await client.disconnect()
+        except (asyncio.CancelledError, Exception) as exc:  # the link is gone either way
+            if not _link_trouble(exc):
+                raise
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,7 +102,7 @@ def test_round_trip_with_private_permissions(config_dir: Path, tmp_path: Path) -
             quiet_hours=parse_quiet_hours(["23:00", "06:30", "12:00", "13:00"]),
             exercises_file=tmp_path / "my exercises.toml",
         ),
-        posture={"anterior_deg": 12.5, "break_s": 60, "adapt": True, "names": ["a", 'b"c']},
+        posture={"anterior_deg": 12.5, "break_s": 60, "adapt_sitting_baseline": False},
     )
     path = save_config(config)
     assert path == config_dir / "config.toml"
@@ -191,3 +191,23 @@ def test_writer_writes_nan_and_refuses_nested_tables() -> None:
     assert math.isnan(tomllib.loads(tomlfile.dumps({"t": {"x": math.nan}}))["t"]["x"])
     with pytest.raises(TypeError, match="x: cannot write dict"):
         tomlfile.dumps({"t": {"x": {"y": 1}}})  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("anterior = 12", ":2: posture.anterior: unknown setting; expected one of frame_s"),
+        ('anterior_deg = "12"', ":2: posture.anterior_deg: must be a number, not '12'"),
+        ("adapt_sitting_baseline = 1", "posture.adapt_sitting_baseline: must be true or false"),
+        ("walk_band_hz = [0.6]", "posture.walk_band_hz: must be a list of 2 numbers"),
+        ("walk_band_hz = [5.0, 0.6]", "posture.walk_band_hz: need 0 <= low < high"),
+        ("frame_s = 1.0\nbreak_s = -5", ":3: posture.break_s: must be > 0"),
+        ("anterior_deg = nan", "posture.anterior_deg: must be a finite number"),
+    ],
+)
+def test_the_posture_table_is_checked(config_dir: Path, table: str, message: str) -> None:
+    config_dir.mkdir()
+    (config_dir / "config.toml").write_text(f"[posture]\n{table}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config()
+    assert message in str(error.value)
