@@ -156,9 +156,28 @@ def build_parser() -> argparse.ArgumentParser:
         " the belt any way round: alignment comes from the data. Gaps in time are not filled"
         " in: they are reported and marked no_data in the output.",
     )
-    analyze.add_argument("input", type=Path, help="CSV with a header row")
-    analyze.add_argument("--out", type=Path, required=True, help="CSV to write, a row a second")
+    analyze.add_argument(
+        "input",
+        nargs="+",
+        help="CSV with a header row; with --out-dir: several files, folders (searched for *.csv)"
+        " or glob patterns",
+    )
+    analyze.add_argument("--out", type=Path, help="CSV to write, a row a second")
     analyze.add_argument("--force", action="store_true", help="replace --out if it exists")
+    analyze.add_argument(
+        "--out-dir",
+        type=Path,
+        help="a study: each input's rows to DIR/NAME.seconds.csv and a row per recording and"
+        " day to DIR/summary.csv; inputs unchanged since the last run are skipped",
+    )
+    analyze.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="analyse N recordings at a time"
+    )
+    analyze.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="send the recordings to this Dask scheduler (pip install 'tiltmon[dask]')",
+    )
     analyze.add_argument(
         "--columns",
         metavar="T,AX,AY,AZ[,GX,GY,GZ]",
