@@ -103,8 +103,11 @@ def test_a_bad_recording_fails_alone_in_one_line(cohort: Path, tmp_path: Path) -
 def test_out_and_out_dir_are_told_apart(cohort: Path, tmp_path: Path) -> None:
     both = run_cli("analyze", str(cohort), "--out", str(tmp_path / "x.csv"))
     assert both.returncode == 1 and "--out-dir" in both.stderr
-    jobs = run_cli("analyze", str(cohort / "p01.csv"), "--out", str(tmp_path / "y.csv"), "-j", "2")
-    assert jobs.returncode != 0
+    jobs = run_cli(
+        "analyze", str(cohort / "p01.csv"), "--out", str(tmp_path / "y.csv"), "--jobs", "2"
+    )
+    assert jobs.returncode == 1 and "--out-dir" in jobs.stderr
+    assert not (tmp_path / "x.csv").exists() and not (tmp_path / "y.csv").exists()
 
 
 def test_one_file_named_twice_is_one_recording_and_two_files_of_one_name_are_refused(
