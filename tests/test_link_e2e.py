@@ -66,6 +66,7 @@ def kinds(events: list[StreamEvent | LinkEvent]) -> list[LinkEventKind]:
     return [e.kind for e in events if isinstance(e, LinkEvent)]
 
 
+@pytest.mark.slow
 async def test_thirty_seconds_at_200_hz_arrive_whole_and_once() -> None:
     transport, live, events = await run_sim(30.5)
     summary = live.summary()
@@ -91,6 +92,7 @@ async def test_thirty_seconds_at_200_hz_arrive_whole_and_once() -> None:
     assert configured.config.samples_per_packet == 19  # the 247-byte MTU was negotiated
 
 
+@pytest.mark.slow
 async def test_dropped_notifications_are_counted_as_lost_exactly() -> None:
     # The firmware stops dropping a second before the end, so that a later packet reveals
     # every drop to the client.
@@ -123,6 +125,7 @@ async def test_malformed_notifications_are_dropped_and_the_stream_goes_on() -> N
     assert live.summary().samples > 4 * 200
 
 
+@pytest.mark.slow
 async def test_link_loss_reconnects_within_five_seconds_and_reports_the_gap() -> None:
     transport, live, events = await run_sim(9.0, faults=Faults(disconnect_every_s=3.0))
     summary = live.summary()
@@ -141,6 +144,7 @@ async def test_link_loss_reconnects_within_five_seconds_and_reports_the_gap() ->
     assert summary.duplicates == 0
 
 
+@pytest.mark.slow
 async def test_a_silent_link_trips_the_watchdog_and_streaming_resumes() -> None:
     _, live, events = await run_sim(6.0, faults=Faults(stall_after_s=1.5))
     assert LinkEventKind.STALLED in kinds(events)
@@ -226,6 +230,7 @@ def test_stream_command_prints_a_json_summary() -> None:
     assert summary["rate_hz"] == pytest.approx(200 * delivered, rel=0.05)
 
 
+@pytest.mark.slow
 def test_a_simulated_sensor_in_another_process_is_reached_over_loopback() -> None:
     sim = subprocess.Popen(
         [sys.executable, "-m", "monitor.cli", "sim", "walk", "--seed", "5"],

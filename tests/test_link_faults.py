@@ -91,6 +91,7 @@ async def stream_through_faults(
     return seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", FAULTS)
 async def test_the_loop_reconnects_after_any_error_of_the_stack(fault: str) -> None:
     seen = await stream_through_faults(FAULTS[fault], 3, until_notifications=20)

@@ -149,6 +149,7 @@ def test_jobs_and_dask_give_the_same_summary_as_one_process(cohort: Path, tmp_pa
     assert summaries[0] == summaries[1] == summaries[2]
 
 
+@pytest.mark.slow
 def test_an_unreachable_scheduler_is_one_line(cohort: Path, tmp_path: Path) -> None:
     result = run_cli(
         "analyze",

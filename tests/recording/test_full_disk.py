@@ -62,6 +62,7 @@ def summary_and_file(stdout: str) -> tuple[dict[str, float], dict[str, object]]:
     return summary, info
 
 
+@pytest.mark.slow
 def test_recording_resumes_when_space_returns_and_loses_nothing(tmp_path: Path) -> None:
     rc, out, err = stream_on_a_filling_disk(tmp_path / "disk", free_after_s=6)
     assert rc == 0, err
@@ -74,6 +75,7 @@ def test_recording_resumes_when_space_returns_and_loses_nothing(tmp_path: Path) 
     assert info["samples"] >= summary["samples"]  # what waited in memory reached the file
 
 
+@pytest.mark.slow
 def test_a_disk_that_stays_full_ends_in_one_line_after_the_whole_stream(tmp_path: Path) -> None:
     rc, out, err = stream_on_a_filling_disk(tmp_path / "disk", free_after_s=None)
     assert rc == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from recording_helpers import T0, write_session
 
 from firmware_sim.packets import packetize
@@ -63,6 +64,7 @@ async def test_a_long_sit_replays_to_the_same_timeline_and_nudges(tmp_path: Path
     assert len(live_nudges) >= 2
 
 
+@pytest.mark.slow
 async def test_a_live_radio_session_replays_to_the_same_timeline(tmp_path: Path) -> None:
     path = tmp_path / "live.tiltmon"
     recorder = SessionRecorder(path, transport="sim:sit_stand")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from conftest import T0, make_app, settle, sim_items, wait_at_stop
 
 from monitor.config import UserConfig, load_config, save_config
@@ -122,6 +123,7 @@ async def test_the_day_s_numbers_are_on_screen() -> None:
         assert app.state.live.link.battery_percent == 87
 
 
+@pytest.mark.slow
 async def test_the_wizard_calibrates_against_the_simulated_sensor(tmp_path: Path) -> None:
     """Real radio, real time (about 16 s): stand still, walk, saved, and the pipeline uses it."""
     transport = SimulatedSensorTransport("calibration", settings=StreamSettings(rate_hz=50))
