@@ -55,8 +55,10 @@ class ActivitySnapshot:
     frontal_deg: float
     sitting_bout_start: float | None  # when the current sitting bout began (None: not in one)
     last_break_end: float | None  # when the wearer last ended a real break (upright ≥ 1 min)
-    zone_since: float  # when the current tilt zone began (held continuously since)
-    sustained_zone: TiltZone | None  # a non-neutral zone held at least the sustained-tilt time
+    zone_since: float  # when the current zone began; off neutral: when the wearer left neutral
+    # (one hold, even if it moves between zones)
+    sustained_zone: TiltZone | None  # a hold off neutral lasting the sustained-tilt time: the
+    # zone it spent most time in
 
     @property
     def sitting_bout_s(self) -> float:

@@ -127,7 +127,11 @@ class _State:
     bouts: list[SittingBout] = field(default_factory=list)
     # zones
     zone: TiltZone = TiltZone.NEUTRAL
-    zone_since: float = 0.0
+    zone_since: float = 0.0  # when the zone began; in a hold (off neutral), when the hold began
+    # A hold: off neutral continuously, whichever way. A pelvis tipped forward and dropped to
+    # one side flips between those two zones every few seconds; it is one hold all the same.
+    hold_seconds: dict[TiltZone, float] = field(default_factory=dict)
+    hold_zone: TiltZone | None = None  # the zone a sustained hold is reported as (fixed once)
     sitting_baseline: float = 0.0
     bout_sagittals: list[float] = field(default_factory=list)
     baseline_done: bool = False
@@ -505,18 +509,33 @@ class PostureClassifier:
         else:
             # walking, lying, unknown: tilt zones do not apply; the clock restarts afterwards
             if s.zone is not TiltZone.NEUTRAL:
-                s.zone = TiltZone.NEUTRAL
-                s.zone_since = f.start
+                self._set_zone(TiltZone.NEUTRAL, f.start)
             return
         zone = tilt_zone(f.sagittal - base, f.frontal, s.zone, self.config)
         if zone is not s.zone:
-            s.zone = zone
-            s.zone_since = f.start
+            self._set_zone(zone, f.start)
+        if zone is not TiltZone.NEUTRAL:
+            s.hold_seconds[zone] = s.hold_seconds.get(zone, 0.0) + (f.end - f.start)
+
+    def _set_zone(self, zone: TiltZone, t: float) -> None:
+        s = self._state
+        in_hold = s.zone is not TiltZone.NEUTRAL and zone is not TiltZone.NEUTRAL
+        s.zone = zone
+        if not in_hold:  # from or back to neutral: a new hold, or none
+            s.zone_since = t
+            s.hold_seconds = {}
+            s.hold_zone = None
 
     def _sustained(self, now: float) -> TiltZone | None:
+        """The zone of a hold that has lasted ``sustained_s``: the one it spent most time in,
+        fixed when the hold became sustained (so one hold is one sustained tilt)."""
         s = self._state
         held = now - s.zone_since >= self.config.sustained_s - 1e-9
-        return s.zone if s.zone is not TiltZone.NEUTRAL and held else None
+        if s.zone is TiltZone.NEUTRAL or not held:
+            return None
+        if s.hold_zone is None:
+            s.hold_zone = max(s.hold_seconds, key=lambda z: s.hold_seconds[z], default=s.zone)
+        return s.hold_zone
 
     def _emit_unknown(self, start: float, end: float, snaps: list[ActivitySnapshot]) -> None:
         s = self._state

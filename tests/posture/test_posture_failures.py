@@ -7,9 +7,11 @@ the classifier's rule, not a recording's quirks.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from posture_synth import concat, move, still
 
-from monitor.activity import Posture, TransitionKind
+from monitor.activity import Posture, TiltZone, TransitionKind
+from monitor.nudge import NudgeConfig, NudgeLevel, NudgePolicy, NudgeShown
 from monitor.posture import PelvisSamples, PostureResult, classify
 
 RATE = 25.0
@@ -121,3 +123,32 @@ def test_walk_like_rolls_in_bed_do_not_add_up_to_a_walk() -> None:
     res = classify(samples)
     assert posture_at(res, 70.0) is Posture.LYING
     assert posture_at(res, 110.0) is Posture.SITTING
+
+
+def test_a_combined_lean_is_one_hold_and_earns_its_tilt_nudge() -> None:
+    # Tipped forward and dropped to the left at once, both past their thresholds: as the two
+    # wobble, the zone flips between anterior and left-hip-low every 10 s. Each flip used to
+    # restart the hold, so 30 minutes sat like that never became a sustained tilt, nor a nudge.
+    parts = [
+        timeline(("still", 20, 0.0, 0), ("sit", 2.5, -8.0, -0.42), ("still", 60, -8.0, 0)),
+    ]
+    t0 = 82.5
+    for k in range(180):  # 30 minutes; sitting baseline -8°: 9° forward, 5.5° left
+        sag, fro = (1.3, -5.5) if k % 2 == 0 else (0.7, -5.8)
+        parts.append(still(10.0, sag, fro, t0=t0 + 10.0 * k, rate_hz=RATE))
+    res = classify(concat(*parts))
+    hold_start = t0
+    sustained = [s for s in res.snapshots if s.sustained_zone is not None]
+    assert sustained, "never sustained"
+    assert sustained[0].t - hold_start == pytest.approx(600.0, abs=2.0)
+    zones = {s.zone for s in res.snapshots if s.t > t0 + 60}
+    assert zones == {TiltZone.ANTERIOR, TiltZone.LATERAL_LEFT}  # it does flip
+    assert len({s.sustained_zone for s in sustained}) == 1  # one hold, one zone
+    config = NudgeConfig(gentle_min=600, firm_min=700, sustained_tilt_min=20.0, quiet_hours=())
+    policy = NudgePolicy(config)
+    state = policy.initial_state()
+    tilt = []
+    for snap in res.snapshots:
+        state, events = policy.step(state, snap)
+        tilt += [e for e in events if isinstance(e, NudgeShown) and e.level is NudgeLevel.TILT]
+    assert len(tilt) == 1
