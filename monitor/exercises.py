@@ -46,12 +46,18 @@ class ExercisesError(ConfigError):
     """The exercises file (built-in or the wearer's) cannot be used."""
 
 
+class Place(enum.StrEnum):
+    DESK = "desk"  # can be done at a desk: seated, or standing beside it
+    FLOOR = "floor"  # needs the floor: lying or kneeling
+
+
 @dataclass(frozen=True, slots=True)
 class Exercise:
     kind: ExerciseKind
     name: str
     how: str  # one to three sentences
     caution: str | None = None
+    place: Place = Place.DESK
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +74,24 @@ class Catalogue:
     stance: Stance
     exercises: Mapping[ExerciseKind, tuple[Exercise, ...]]  # every kind, never empty
 
-    def pick(self, kind: ExerciseKind, turn: int) -> Exercise:
-        """The exercise for this turn: the kind's entries take turns (round robin)."""
+    def pick(self, kind: ExerciseKind, turn: int, *, place: Place | None = None) -> Exercise:
+        """The exercise for this turn: the kind's entries take turns (round robin).
+
+        With ``place``, only entries that can be done there: a kind with none there gives the
+        awareness drills that can (they fit any tilt), and only failing those, any of the kind.
+        """
         entries = self.exercises[kind]
+        if place is not None:
+            here = [e for e in entries if e.place is place]
+            if not here:
+                here = [e for e in self.exercises[ExerciseKind.AWARENESS] if e.place is place]
+            entries = tuple(here) or entries
         return entries[turn % len(entries)]
 
 
 _STANCE_KEYS = ("move", "variety", "not_treatment")
 _ENTRY_REQUIRED = ("name", "how")
-_ENTRY_OPTIONAL = ("caution",)
+_ENTRY_OPTIONAL = ("caution", "place")
 
 
 def load_catalogue(override: Path | str | None = None) -> Catalogue:
@@ -151,7 +166,9 @@ def _check_entries(kind: ExerciseKind, value: object, where: str) -> tuple[Exerc
         for key in entry:
             if key not in _ENTRY_REQUIRED + _ENTRY_OPTIONAL:
                 raise ExercisesError(
-                    "unknown key; expected name, how, caution", path=where, key=f"{label}: {key}"
+                    "unknown key; expected name, how, caution, place",
+                    path=where,
+                    key=f"{label}: {key}",
                 )
         for key in _ENTRY_REQUIRED:
             if key not in entry:
@@ -167,7 +184,16 @@ def _check_entries(kind: ExerciseKind, value: object, where: str) -> tuple[Exerc
         caution = entry.get("caution")
         if caution is not None:
             caution = _check_text(caution, where, f"{label}: caution")
-        entries.append(Exercise(kind=kind, name=name, how=how, caution=caution))
+        place_text = _check_text(entry.get("place", Place.DESK.value), where, f"{label}: place")
+        if place_text not in {p.value for p in Place}:
+            raise ExercisesError(
+                f"must be one of {', '.join(p.value for p in Place)}",
+                path=where,
+                key=f"{label}: place",
+            )
+        entries.append(
+            Exercise(kind=kind, name=name, how=how, caution=caution, place=Place(place_text))
+        )
     return tuple(entries)
 
 

@@ -24,7 +24,14 @@ from pathlib import Path
 
 from monitor.activity import ActivitySnapshot, Posture, TiltZone
 from monitor.errors import ConfigError
-from monitor.exercises import Catalogue, Exercise, ExerciseKind, kind_for_zone, load_catalogue
+from monitor.exercises import (
+    Catalogue,
+    Exercise,
+    ExerciseKind,
+    Place,
+    kind_for_zone,
+    load_catalogue,
+)
 
 MIN_SITTING_MIN = 20.0  # research on sitting points to 20-30 minutes; nothing shorter
 FOLLOW_WINDOW_S = 300.0  # a break starting this soon after a nudge counts as following it
@@ -433,7 +440,8 @@ class NudgePolicy:
         suggestion = Suggestion(
             kind=kind,
             move=self.exercises.stance.move,
-            exercise=self.exercises.pick(kind, state.turns[k]),
+            # The wearer is sitting, at a desk or the like: nothing that needs the floor.
+            exercise=self.exercises.pick(kind, state.turns[k], place=Place.DESK),
         )
         shown = NudgeShown(
             t=t,

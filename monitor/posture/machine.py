@@ -511,7 +511,13 @@ class PostureClassifier:
             if s.zone is not TiltZone.NEUTRAL:
                 self._set_zone(TiltZone.NEUTRAL, f.start)
             return
-        zone = tilt_zone(f.sagittal - base, f.frontal, s.zone, self.config)
+        if not self.heading_known:
+            # Sagittal and frontal are mixed by an unknown angle until the forward axis is
+            # known: a slump could read as "left hip low". No zone, so no tilt nudge and no
+            # one-sided exercise on a guess.
+            zone = TiltZone.NEUTRAL
+        else:
+            zone = tilt_zone(f.sagittal - base, f.frontal, s.zone, self.config)
         if zone is not s.zone:
             self._set_zone(zone, f.start)
         if zone is not TiltZone.NEUTRAL:

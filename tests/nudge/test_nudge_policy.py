@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from nudge_wearer import MIN, T0, Wearer, run, shown
 
 from monitor.activity import TiltZone
-from monitor.exercises import ExerciseKind, load_catalogue
+from monitor.exercises import ExerciseKind, ExercisesError, Place, load_catalogue
 from monitor.nudge import (
     FOLLOW_WINDOW_S,
     Dismiss,
@@ -251,11 +252,12 @@ def test_exercise_matches_the_zone_held_most_in_the_bout(
     assert nudge.suggestion.kind is kind
 
 
-def test_exercises_take_turns_per_kind() -> None:
+def test_exercises_take_turns_per_kind_and_only_those_for_a_desk() -> None:
     policy = make_policy()
     w = Wearer()
     items = []
-    anterior = CATALOGUE.exercises[ExerciseKind.ANTERIOR]
+    anterior = [e for e in CATALOGUE.exercises[ExerciseKind.ANTERIOR] if e.place is Place.DESK]
+    assert len(anterior) >= 2
     for _ in range(len(anterior) + 1):
         items += [*w.sit(46 * MIN, TiltZone.ANTERIOR), *w.stand(2 * MIN)]
     items += [*w.sit(46 * MIN, TiltZone.POSTERIOR)]
@@ -263,7 +265,28 @@ def test_exercises_take_turns_per_kind() -> None:
     names = [n.suggestion.exercise.name for n in shown(events)]
     assert names[: len(anterior)] == [e.name for e in anterior]
     assert names[len(anterior)] == anterior[0].name  # round robin wraps
-    assert names[-1] == CATALOGUE.exercises[ExerciseKind.POSTERIOR][0].name
+    posterior = [e for e in CATALOGUE.exercises[ExerciseKind.POSTERIOR] if e.place is Place.DESK]
+    assert names[-1] == posterior[0].name
+    # a nudge comes while the wearer sits: never a lying-down or kneeling exercise
+    assert all(n.suggestion.exercise.place is Place.DESK for n in shown(events))
+
+
+def test_a_kind_with_nothing_for_a_desk_falls_back_to_awareness_drills(tmp_path: Path) -> None:
+    own = tmp_path / "exercises.toml"
+    own.write_text(
+        '[[lateral_left]]\nname = "Side-lying leg raise"\nplace = "floor"\n'
+        'how = "Lie on your left side and lift the top leg."\n'
+    )
+    catalogue = load_catalogue(own)
+    pick = catalogue.pick(ExerciseKind.LATERAL_LEFT, 0, place=Place.DESK)
+    assert pick.kind is ExerciseKind.AWARENESS and pick.place is Place.DESK
+
+
+def test_a_place_must_be_desk_or_floor(tmp_path: Path) -> None:
+    own = tmp_path / "exercises.toml"
+    own.write_text('[[awareness]]\nname = "X"\nhow = "Do x."\nplace = "bed"\n')
+    with pytest.raises(ExercisesError, match="place"):
+        load_catalogue(own)
 
 
 def test_outcome_followed_when_a_real_break_starts_within_five_minutes() -> None:

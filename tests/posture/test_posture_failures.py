@@ -152,3 +152,14 @@ def test_a_combined_lean_is_one_hold_and_earns_its_tilt_nudge() -> None:
         state, events = policy.step(state, snap)
         tilt += [e for e in events if isinstance(e, NudgeShown) and e.level is NudgeLevel.TILT]
     assert len(tilt) == 1
+
+
+def test_until_forward_is_known_no_tilt_zone_is_claimed() -> None:
+    # Uncalibrated, sagittal and frontal are mixed: a slump may read as "left hip low". No zone
+    # (and so no tilt nudge or one-sided exercise) until the mounting knows forward.
+    samples = timeline(("still", 20, 0.0, 0), ("sit", 2.5, -8.0, -0.42), ("still", 900, -22.0, 0))
+    guessed = classify(samples, heading_known=False)
+    assert {s.zone for s in guessed.snapshots} == {TiltZone.NEUTRAL}
+    assert all(s.sustained_zone is None for s in guessed.snapshots)
+    known = classify(samples)
+    assert known.snapshots[-1].zone is TiltZone.POSTERIOR
