@@ -258,6 +258,7 @@ class PostureClassifier:
             s.upright = Posture.STANDING  # nobody walks sitting down
             s.burst = None
             s.last_still_up = None
+            s.last_still_av = None  # the next burst does not start from rest
             posture = Posture.WALKING
         elif f.walking or f.moving:
             # movement; a short walking-like run may be a sit-down or stand-up, so it is
@@ -310,7 +311,7 @@ class PostureClassifier:
         else:
             new = was
             if burst is not None:
-                drop = self._descent(burst)
+                drop = self._descent(burst, f.av_mean)
                 big_drop = was is Posture.STANDING and drop <= -cfg.height_change_m
                 if burst.rot_deg >= cfg.transition_rot_deg or big_drop:
                     new = self._after_transition(was, f.up, self._height_change(burst, f), drop)
@@ -402,13 +403,29 @@ class PostureClassifier:
             return Posture.STANDING if near else Posture.SITTING
         return Posture.STANDING
 
-    def _descent(self, burst: _Burst) -> float:
-        """Lowest height (m) in the first ``descent_window_s`` of a burst, from rest before it."""
+    def _descent(self, burst: _Burst, post: float) -> float:
+        """Lowest height (m) in the first ``descent_window_s`` of a burst, from rest before it.
+
+        Integrating twice needs a known velocity: zero at rest. A burst straight out of a walk
+        does not start at rest (the last steps still move the pelvis), but it ends at rest (the
+        still frame that closed it), so there the height change is integrated backwards from
+        that end, with the still level after it as the baseline.
+        """
         pre = self._state.last_still_av
+        if pre is None:
+            return min(0.0, self._height_change_from_end(burst, post))
         n = max(1, round(self.config.descent_window_s / burst.dt))
-        av = np.concatenate(burst.av)[:n] - (0.0 if pre is None else pre)
+        av = np.concatenate(burst.av)[:n] - pre
         h = np.cumsum(np.cumsum(av)) * burst.dt * burst.dt
         return float(min(0.0, h.min()))
+
+    @staticmethod
+    def _height_change_from_end(burst: _Burst, post: float) -> float:
+        """Height change (m) from the burst's start to its still end, velocity zero at the end."""
+        av = np.concatenate(burst.av) - post
+        v = -np.cumsum(av[::-1])[::-1] * burst.dt  # v[k]: what is left to stop by the end
+        v = np.append(v[1:], 0.0)
+        return float(np.sum(v) * burst.dt)
 
     def _height_change(self, burst: _Burst, f: Frame) -> float:
         """Vertical displacement over a burst (m), still at both ends (zero velocity).
