@@ -47,6 +47,9 @@ class StreamSummary:
     battery_percent: int | None
     device: str
     activity: dict[str, object]  # sitting time, bouts, breaks, zones, nudges
+    protocol: str = ""  # the sensor's wire protocol
+    configured_rate_hz: int | None = None  # what the sensor was set to stream
+    note: str = ""  # what the sensor could not do as asked
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -144,6 +147,9 @@ class LiveStream:
             battery_percent=self.link.battery_percent,
             device=self.link.device_name,
             activity=self.totals.summary(),
+            protocol=self.assembler.config.protocol if self.assembler.config else "",
+            configured_rate_hz=self.assembler.config.rate_hz if self.assembler.config else None,
+            note=self.assembler.config.note if self.assembler.config else "",
         )
 
 
