@@ -48,6 +48,7 @@ MODELS: dict[str, SensorModel] = {
             True,
             False,
         ),
+        SensorModel("polar", "Polar Verity Sense (PMD)", "polar", (52,), True, True),
     )
 }
 DEFAULT_MODEL = "tiltmon"
@@ -83,6 +84,16 @@ def simulated_device_on_link(
 
         return WitMotionDevice(
             new_peripheral_device(link, name or f"WT901BLE{seed % 256:02X}"),
+            source,
+            faults=faults,
+            clock_drift_ppm=probe.clock_drift_ppm,
+            seed=seed,
+        )
+    if model == "polar":
+        from firmware_sim.polar import PolarDevice
+
+        return PolarDevice(
+            new_peripheral_device(link, name or f"Polar Sense 0A1B2C{seed % 256:02X}"),
             source,
             faults=faults,
             clock_drift_ppm=probe.clock_drift_ppm,

@@ -131,6 +131,13 @@ class SimulatedDevice:
         """The notification carrying samples ``index``… of the sensor's grid."""
         raise NotImplementedError
 
+    def _frames(
+        self, index: int, acc: npt.NDArray[np.int16], gyr: npt.NDArray[np.int16]
+    ) -> list[bytes]:
+        """The notifications carrying these samples (one, unless accelerometer and gyroscope
+        travel apart); faults hit each notification on its own."""
+        return [self._frame(index, acc, gyr)]
+
     async def _send(self, connection: Connection, payload: bytes) -> None:
         raise NotImplementedError
 
@@ -205,6 +212,9 @@ class SimulatedDevice:
         connection = self._connection
         if connection is not None:
             self.counters.disconnects_caused += 1
+            # Nothing more goes out on this link, so no notification the controller throws away
+            # with the connection is counted as sent.
+            await self._cancel_stream()
             await connection.disconnect(hci.HCI_REMOTE_USER_TERMINATED_CONNECTION_ERROR)
 
     async def _drop_link_later(self, connection: Connection) -> None:
@@ -259,7 +269,7 @@ class SimulatedDevice:
             if delay > 0:
                 await asyncio.sleep(delay)
             acc, gyr = source.read(per_packet, *ranges)
-            packet = self._frame(index, acc, gyr)
+            payloads = self._frames(index, acc, gyr)
             index += per_packet
             self._streamed_s += per_packet / rate
             self.counters.packets_built += 1
@@ -269,17 +279,28 @@ class SimulatedDevice:
             if self._stalled:
                 self.counters.samples_stalled += per_packet
                 continue
-            if self.faults.drop_fraction and self._rng.random() < self.faults.drop_fraction:
-                self.counters.packets_dropped += 1
+            dropped = corrupted = False
+            for payload in payloads:
+                if self.faults.drop_fraction and self._rng.random() < self.faults.drop_fraction:
+                    self.counters.packets_dropped += 1
+                    dropped = True
+                    continue
+                if (
+                    self.faults.corrupt_fraction
+                    and self._rng.random() < self.faults.corrupt_fraction
+                ):
+                    self.counters.packets_corrupted += 1
+                    corrupted = True
+                    payload = payload[: len(payload) - 5]  # a length that matches no count
+                await self._send(connection, payload)
+                self.counters.packets_sent += 1
+            # A sample counts as sent when every notification carrying it went out.
+            if dropped:
                 self.counters.samples_dropped += per_packet
-                continue
-            if self.faults.corrupt_fraction and self._rng.random() < self.faults.corrupt_fraction:
-                self.counters.packets_corrupted += 1
-                self.counters.samples_corrupted += per_packet
-                packet = packet[: len(packet) - 5]  # a length that matches no sample count
-            await self._send(connection, packet)
-            self.counters.packets_sent += 1
-            self.counters.samples_sent += per_packet
+            else:
+                self.counters.samples_sent += per_packet
+                if corrupted:
+                    self.counters.samples_corrupted += per_packet
 
 
 class SimulatedPeripheral(SimulatedDevice):

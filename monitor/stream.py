@@ -134,11 +134,13 @@ class StreamAssembler:
                 old.has_gyro,
             ):
                 # A new sample grid: the old timeline cannot be continued.
-                self.protocol = protocol_named(fmt.protocol)
+                if old is None or old.protocol != fmt.protocol:
+                    self.protocol = protocol_named(fmt.protocol)
+                    arrival = self.protocol.timing is Timing.ARRIVAL
+                    bound = _ARRIVAL_MAX_DRIFT_PPM if arrival else None
+                    self.clock = SensorClockMapper(max_drift_ppm=bound)
                 self._timeline_open = False
-                if self.protocol.timing is Timing.ARRIVAL:
-                    self.clock = SensorClockMapper(max_drift_ppm=_ARRIVAL_MAX_DRIFT_PPM)
-                    self._lateness.clear()
+                self._lateness.clear()
             assert self.protocol is not None
             self.config = fmt
             self._decoder = self.protocol.decoder(fmt)  # a fresh framer for a fresh link

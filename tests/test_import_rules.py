@@ -14,6 +14,7 @@ PURE_CORE = [
     "monitor.sensors",
     "monitor.sensors.tiltmon",
     "monitor.sensors.witmotion",
+    "monitor.sensors.polar",
 ]
 
 
@@ -37,6 +38,7 @@ def test_pure_core_loads_no_io_or_ui(module: str) -> None:
         "firmware_sim.radio",
         "firmware_sim.protocol",
         "firmware_sim.witmotion",
+        "firmware_sim.polar",
         "firmware_sim.models",
     ],
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from monitor.sensors import tiltmon, witmotion
+from monitor.sensors import polar, tiltmon, witmotion
 from monitor.sensors.base import (
     DecodedPacket,
     FrameDecoder,
@@ -21,7 +21,9 @@ from monitor.sensors.base import (
     recognises,
 )
 
-PROTOCOLS: dict[str, SensorProtocol] = {p.name: p for p in (tiltmon.PROTOCOL, witmotion.PROTOCOL)}
+PROTOCOLS: dict[str, SensorProtocol] = {
+    p.name: p for p in (tiltmon.PROTOCOL, witmotion.PROTOCOL, polar.PROTOCOL)
+}
 DEFAULT_PROTOCOL = tiltmon.NAME
 
 

@@ -73,6 +73,10 @@ class StreamFormat:
     has_gyro: bool = True
     protocol: str = "tiltmon"
     note: str = ""  # what the device could not do as asked, said plainly ("50 Hz at most")
+    # Multipliers a device publishes for its counts when it starts (Polar's FACTOR); recorded,
+    # so a replay scales as the live stream did.
+    acc_factor: float = 1.0
+    gyr_factor: float = 1.0
 
     @property
     def sample_period_s(self) -> float:
