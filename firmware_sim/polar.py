@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import math
 import struct
+from collections.abc import Iterator
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +29,7 @@ from bumble.gatt import Characteristic, CharacteristicValue, Service
 
 from firmware_sim import protocol as p
 from firmware_sim.peripheral import Faults, SimulatedDevice, SourceFactory
+from firmware_sim.simulation import SimulatedRecording
 
 SERVICE_UUID = "fb005c80-02e7-f387-1cad-8acd2d8df0c8"
 CONTROL_POINT_UUID = "fb005c81-02e7-f387-1cad-8acd2d8df0c8"
@@ -279,5 +281,26 @@ __all__ = [
     "PolarDevice",
     "encode_delta_frame",
     "encode_response",
+    "packetize",
     "sample_timestamp_ns",
 ]
+
+
+def packetize(
+    recording: SimulatedRecording, *, per_frame: int = SAMPLES_PER_FRAME, latency_s: float = 0.012
+) -> Iterator[tuple[float, bytes]]:
+    """The notifications a Verity Sense sends for a whole recording, without a radio: (arrival
+    in s after the first sample, frame), an accelerometer then a gyroscope frame per block.
+
+    The recording must be simulated at 52 Hz, ±8 g and ±2000 °/s.
+    """
+    if (recording.rate_hz, recording.acc_range_g, recording.gyr_range_dps) != (RATE_HZ, 8, 2000):
+        raise ValueError("simulate the recording at 52 Hz, ±8 g and ±2000 °/s for a Polar")
+    n = len(recording.t) - len(recording.t) % per_frame
+    milli_g = np.round(recording.acc_counts.astype(np.float64) * 8000.0 / 32768.0).astype(np.int64)
+    for start in range(0, n, per_frame):
+        stop = start + per_frame
+        last = sample_timestamp_ns(stop - 1)
+        at = float(recording.t[stop - 1]) + latency_s
+        yield at, encode_delta_frame(ACC, last, milli_g[start:stop])
+        yield at + 0.001, encode_delta_frame(GYRO, last, recording.gyr_counts[start:stop])

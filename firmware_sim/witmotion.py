@@ -20,6 +20,7 @@ import contextlib
 import logging
 import math
 import struct
+from collections.abc import Iterator
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +30,7 @@ from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
 from firmware_sim.peripheral import Faults, SimulatedDevice, SourceFactory
+from firmware_sim.simulation import SimulatedRecording
 
 log = logging.getLogger(__name__)
 
@@ -229,4 +231,28 @@ __all__ = [
     "angle_counts",
     "encode_frame",
     "encode_register",
+    "packetize",
 ]
+
+
+def packetize(
+    recording: SimulatedRecording,
+    *,
+    latency_s: float = 0.008,
+    jitter_s: float = 0.002,
+    seed: int = 0,
+) -> Iterator[tuple[float, bytes]]:
+    """The notifications a WitMotion sends for a whole recording, without a radio: (arrival in
+    s after the first sample, 20-byte frame), one sample each, late by a latency plus jitter.
+
+    The recording must be simulated at ±16 g and ±2000 °/s, the ranges of the device's counts.
+    """
+    if (recording.acc_range_g, recording.gyr_range_dps) != (ACC_RANGE_G, GYR_RANGE_DPS):
+        raise ValueError("simulate the recording at ±16 g and ±2000 °/s for a WitMotion")
+    rng = np.random.default_rng(seed)
+    arrival = recording.t + latency_s + rng.exponential(jitter_s, size=len(recording.t))
+    yaw = np.cumsum(recording.gyr_counts[:, 2] / 32768.0 * GYR_RANGE_DPS / recording.rate_hz)
+    for i in range(len(recording.t)):
+        angles = angle_counts(recording.acc_counts[i : i + 1], float(yaw[i]))[0]
+        frame = encode_frame(recording.acc_counts[i], recording.gyr_counts[i], angles)
+        yield float(arrival[i]), frame
