@@ -28,6 +28,8 @@ class LinkState:
     address: str = ""
     battery_percent: int | None = None
     rate_hz: int | None = None
+    protocol: str = ""
+    note: str = ""  # what the sensor could not do as asked ("100 Hz asked, 50 Hz used")
     last_event: str = ""
 
 
@@ -102,6 +104,8 @@ class LiveStream:
         elif kind is LinkEventKind.CONFIGURED and event.config is not None:
             self.link.streaming = True
             self.link.rate_hz = event.config.rate_hz
+            self.link.protocol = event.config.protocol
+            self.link.note = event.config.note
         elif kind in (LinkEventKind.DISCONNECTED, LinkEventKind.RECONNECTING):
             self.link.connected = self.link.streaming = False
         elif kind is LinkEventKind.BATTERY:

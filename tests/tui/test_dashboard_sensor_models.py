@@ -7,6 +7,7 @@ import asyncio
 from monitor.cli import build_parser
 from monitor.commands.dashboard import source_from_args
 from monitor.tui.app import DashboardApp
+from monitor.tui.widgets.link_bar import LinkBar
 
 
 async def test_the_dashboard_streams_from_the_witmotion_model() -> None:
@@ -24,4 +25,9 @@ async def test_the_dashboard_streams_from_the_witmotion_model() -> None:
         assert live.link.device_name.startswith("WT901BLE")
         assert live.link.battery_percent is None
         assert live.assembler.stats.duplicates == 0
+        app.refresh_view()
+        await pilot.pause()
+        bar = app.query_one(LinkBar).build(app.state).plain
+        assert "50 Hz" in bar and "no battery level" in bar
+        assert "100 Hz asked, 50 Hz used" in bar
         await pilot.press("q")
