@@ -49,6 +49,14 @@ MODELS: dict[str, SensorModel] = {
             False,
         ),
         SensorModel("polar", "Polar Verity Sense (PMD)", "polar", (52,), True, True),
+        SensorModel(
+            "movesense",
+            "Movesense (GATT SensorData Protocol firmware)",
+            "movesense",
+            (13, 26, 52, 104, 208),
+            True,
+            False,
+        ),
     )
 }
 DEFAULT_MODEL = "tiltmon"
@@ -84,6 +92,16 @@ def simulated_device_on_link(
 
         return WitMotionDevice(
             new_peripheral_device(link, name or f"WT901BLE{seed % 256:02X}"),
+            source,
+            faults=faults,
+            clock_drift_ppm=probe.clock_drift_ppm,
+            seed=seed,
+        )
+    if model == "movesense":
+        from firmware_sim.movesense import MovesenseDevice
+
+        return MovesenseDevice(
+            new_peripheral_device(link, name or f"Movesense 2030000{seed % 1000:03d}"),
             source,
             faults=faults,
             clock_drift_ppm=probe.clock_drift_ppm,

@@ -91,6 +91,14 @@ class FirmwareCounters:
     samples_stalled: int = 0
     disconnects_caused: int = 0
     connections: int = 0
+    # The sensor's sample grid from the first sample streamed to the last one built, sent or
+    # not: what a client's timeline should span (samples it received plus those it lost).
+    first_sample: int | None = None
+    next_sample: int = 0
+
+    @property
+    def samples_spanned(self) -> int:
+        return 0 if self.first_sample is None else self.next_sample - self.first_sample
 
 
 class SimulatedDevice:
@@ -270,7 +278,10 @@ class SimulatedDevice:
                 await asyncio.sleep(delay)
             acc, gyr = source.read(per_packet, *ranges)
             payloads = self._frames(index, acc, gyr)
+            if self.counters.first_sample is None:
+                self.counters.first_sample = index
             index += per_packet
+            self.counters.next_sample = index
             self._streamed_s += per_packet / rate
             self.counters.packets_built += 1
             self.counters.samples_built += per_packet

@@ -15,6 +15,7 @@ PURE_CORE = [
     "monitor.sensors.tiltmon",
     "monitor.sensors.witmotion",
     "monitor.sensors.polar",
+    "monitor.sensors.movesense",
 ]
 
 
@@ -39,6 +40,7 @@ def test_pure_core_loads_no_io_or_ui(module: str) -> None:
         "firmware_sim.protocol",
         "firmware_sim.witmotion",
         "firmware_sim.polar",
+        "firmware_sim.movesense",
         "firmware_sim.models",
     ],
 )

@@ -179,7 +179,10 @@ def _firmware_counters(transport: Transport) -> dict[str, object]:
     peripheral = getattr(inner, "peripheral", None)
     if peripheral is None:
         return {}
-    return {"firmware": dataclasses.asdict(peripheral.counters)}
+    counters = peripheral.counters
+    return {
+        "firmware": dataclasses.asdict(counters) | {"samples_spanned": counters.samples_spanned}
+    }
 
 
 async def run_scan(args: argparse.Namespace) -> int:

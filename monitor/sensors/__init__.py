@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from monitor.sensors import polar, tiltmon, witmotion
+from monitor.sensors import movesense, polar, tiltmon, witmotion
 from monitor.sensors.base import (
     DecodedPacket,
     FrameDecoder,
@@ -22,7 +22,7 @@ from monitor.sensors.base import (
 )
 
 PROTOCOLS: dict[str, SensorProtocol] = {
-    p.name: p for p in (tiltmon.PROTOCOL, witmotion.PROTOCOL, polar.PROTOCOL)
+    p.name: p for p in (tiltmon.PROTOCOL, witmotion.PROTOCOL, polar.PROTOCOL, movesense.PROTOCOL)
 }
 DEFAULT_PROTOCOL = tiltmon.NAME
 

@@ -430,13 +430,19 @@ class _LinkDown:
 
 
 class _BleakGatt:
-    """The GATT port (:class:`~monitor.sensors.base.GattLink`) on one connected bleak client."""
+    """The GATT port (:class:`~monitor.sensors.base.GattLink`) on one connected bleak client.
+
+    One subscription per characteristic, whatever it carries: a sensor may answer commands on
+    the characteristic its data arrive on (Movesense), so each notification goes to the stream
+    if it is the data characteristic, and to the request waiting on it, if any.
+    """
 
     def __init__(self, client: BleakClient, on_data: Callable[[object, bytearray], None]) -> None:
         self.client = client
         self._on_data = on_data
         self._data_uuid: str | None = None
-        self._answers: dict[str, asyncio.Queue[bytes]] = {}
+        self._subscribed: set[str] = set()
+        self._waiting: dict[str, asyncio.Queue[bytes]] = {}
 
     async def read(self, uuid: str) -> bytes:
         return bytes(await self.client.read_gatt_char(uuid))
@@ -447,31 +453,42 @@ class _BleakGatt:
     async def request(
         self, uuid: str, data: bytes, *, answer_uuid: str, answers: Callable[[bytes], bool]
     ) -> bytes:
-        queue = self._answers.get(answer_uuid)
-        if queue is None:
-            queue = self._answers[answer_uuid] = asyncio.Queue()
-            await self.client.start_notify(
-                answer_uuid, lambda _sender, value: queue.put_nowait(bytes(value))
-            )
-        while not queue.empty():
-            queue.get_nowait()
-        await self.client.write_gatt_char(uuid, data, response=True)
+        queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._waiting[answer_uuid] = queue
         try:
+            await self._subscribe(answer_uuid)
+            await self.client.write_gatt_char(uuid, data, response=True)
             async with asyncio.timeout(_COMMAND_TIMEOUT_S):
                 while True:
                     answer = await queue.get()
                     if answers(answer):
                         return answer
-                    log.warning("ignoring an unexpected answer %s on %s", answer.hex(), uuid)
         except TimeoutError as exc:
             raise SensorError(
                 f"sensor did not answer {data.hex(' ')} within {_COMMAND_TIMEOUT_S:.0f} s"
             ) from exc
+        finally:
+            self._waiting.pop(answer_uuid, None)
 
     async def subscribe_data(self, uuid: str) -> None:
         self._data_uuid = uuid
-        await self.client.start_notify(uuid, self._on_data)
+        await self._subscribe(uuid)
 
     async def unsubscribe_data(self) -> None:
         if self._data_uuid is not None:
+            self._subscribed.discard(self._data_uuid)
             await self.client.stop_notify(self._data_uuid)
+
+    async def _subscribe(self, uuid: str) -> None:
+        if uuid not in self._subscribed:
+            self._subscribed.add(uuid)
+            await self.client.start_notify(
+                uuid, lambda sender, value: self._dispatch(uuid, sender, value)
+            )
+
+    def _dispatch(self, uuid: str, sender: object, value: bytearray) -> None:
+        if uuid == self._data_uuid:
+            self._on_data(sender, value)
+        waiting = self._waiting.get(uuid)
+        if waiting is not None:
+            waiting.put_nowait(bytes(value))

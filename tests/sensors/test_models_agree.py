@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 import pytest
 
+from firmware_sim import movesense as movesense_fw
 from firmware_sim import polar as polar_fw
 from firmware_sim import witmotion as witmotion_fw
 from firmware_sim.motion import Activity
@@ -86,6 +87,16 @@ def test_polar_matches_the_tiltmon_profile(tiltmon: dict[str, float]) -> None:
     fmt = StreamFormat(52, 8, 2000, protocol="polar", gyr_factor=2000 / 32768)
     got = run(rec, fmt, polar_fw.packetize(rec))
     assert got["samples"] >= len(rec.t) - polar_fw.SAMPLES_PER_FRAME
+    assert got["sagittal_rms"] == pytest.approx(tiltmon["sagittal_rms"], abs=0.2)
+    assert got["frontal_rms"] == pytest.approx(tiltmon["frontal_rms"], abs=0.2)
+    assert got["posture"] == pytest.approx(tiltmon["posture"], abs=0.02)
+
+
+def test_movesense_matches_the_tiltmon_profile(tiltmon: dict[str, float]) -> None:
+    rec = simulate(SCENARIO, seed=SEED, rate_hz=52, acc_range_g=8, gyr_range_dps=2000)
+    fmt = StreamFormat(52, 8, 2000, protocol="movesense")
+    got = run(rec, fmt, movesense_fw.packetize(rec))
+    assert got["samples"] >= len(rec.t) - movesense_fw.SAMPLES_PER_NOTIFICATION
     assert got["sagittal_rms"] == pytest.approx(tiltmon["sagittal_rms"], abs=0.2)
     assert got["frontal_rms"] == pytest.approx(tiltmon["frontal_rms"], abs=0.2)
     assert got["posture"] == pytest.approx(tiltmon["posture"], abs=0.02)

@@ -124,10 +124,11 @@ async def test_drops_and_disconnects_lose_no_sample_that_arrives() -> None:
     assert summary.reconnects >= 2
     gaps = [e for e in events if isinstance(e, StreamGap)]
     assert any(g.reason is GapReason.DISCONNECTED and g.lost_samples > 10 for g in gaps)
-    # Arrival times can only estimate what was lost: within a few samples per gap.
-    truly_lost = sensor.counters.samples_built - sent + sensor.counters.samples_dropped
-    assert summary.lost >= 0.5 * sensor.counters.samples_dropped
-    assert summary.lost <= truly_lost + 2 * len(gaps)
+    # Arrival times can only estimate what was lost: a lone dropped frame hides in the jitter
+    # allowance until the next gap reveals it, and each gap is placed within a sample or two.
+    truly_lost = sensor.counters.samples_spanned - sent
+    assert truly_lost - sensor.counters.samples_dropped <= summary.lost
+    assert summary.lost <= truly_lost + 2 + 2 * len(gaps)
 
 
 async def test_cut_frames_are_reported_and_the_stream_goes_on() -> None:
