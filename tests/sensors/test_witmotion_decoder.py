@@ -129,4 +129,4 @@ def test_recognised_by_name_or_by_service() -> None:
     assert recognise("WT901BLE68", []) is protocol("witmotion")
     assert recognise("", [wit.SERVICE_UUID.upper()]) is protocol("witmotion")
     assert recognise("tiltmon", ["8a3c0001-6b1e-4f2a-9d5c-2e7b41f0a6d3"]) is protocol("tiltmon")
-    assert recognise("Movesense 2030", []) is None
+    assert recognise("Thingy", []) is None
