@@ -258,7 +258,8 @@ class StreamAssembler:
 
         The clock mapping (fitted to the earliest arrivals) says when the packet's last sample
         was taken if nothing was lost; the recent arrivals say how late the radio usually
-        delivers. Only lateness beyond that jitter counts as lost samples.
+        delivers. Only lateness beyond that jitter counts as lost samples, except after the link
+        was down, when the sensor is known to have sampled on.
         """
         assert self.config is not None
         if not self._timeline_open or self._next_index is None or not self.clock.ready:
@@ -276,7 +277,10 @@ class StreamAssembler:
             typical = float(np.median(recent))
             spread = float(np.percentile(recent, 90)) - typical
         missing = 0
-        if lateness - typical > max(1.5 * period, 3.0 * spread):
+        if self._link_dropped:
+            # The sensor sampled on while the link was down: all the lateness is lost samples.
+            missing = max(0, round((lateness - typical) / period))
+        elif lateness - typical > max(1.5 * period, 3.0 * spread):
             missing = max(1, round((lateness - typical) / period))
         self._lateness.append(lateness - missing * period)
         return self._next_index + missing
