@@ -147,8 +147,11 @@ def test_stream_command_with_the_polar_model() -> None:
     )
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     sent = summary["firmware"]["samples_sent"]
-    assert summary["samples"] >= 0.995 * sent
-    assert summary["duplicates"] == 0 and summary["lost"] == 0
+    # A frame holds half a second: one the sensor sent as the run ended may arrive after it.
+    in_flight = 26
+    assert sent - summary["samples"] <= in_flight
+    assert summary["samples"] >= 0.995 * (sent - in_flight)
+    assert summary["duplicates"] == 0 and summary["lost"] == 0 and summary["malformed"] == 0
     assert summary["protocol"] == "polar" and summary["configured_rate_hz"] == 52
     assert summary["rate_hz"] == pytest.approx(52, rel=0.01)
     assert summary["note"] == "100 Hz asked, 52 Hz used"

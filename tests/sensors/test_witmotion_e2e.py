@@ -96,7 +96,7 @@ async def test_thirty_seconds_arrive_whole_and_once_at_the_sensors_top_rate() ->
     summary = live.summary()
     sent = sensor.counters.samples_sent
     assert summary.samples >= 0.995 * sent
-    assert sent - summary.samples <= 2  # at most the frames in flight at the end
+    assert sent - summary.samples <= 5  # at most the frames in flight at the end (0.1 s)
     assert summary.duplicates == 0 and summary.lost == 0 and summary.malformed == 0
     assert summary.configured_rate_hz == 50 and summary.protocol == "witmotion"
     assert summary.rate_hz == pytest.approx(50, rel=0.01)
