@@ -23,8 +23,9 @@ import time
 import numpy as np
 
 from firmware_sim import protocol as fw
-from monitor.codec import SensorConfig, decode_imu_packet
+from monitor.codec import decode_imu_packet
 from monitor.live import stream_for
+from monitor.sensors import StreamFormat
 from monitor.stream import StreamAssembler
 from monitor.transport.ble import BleTransport, StreamSettings
 from monitor.transport.items import LinkEvent, LinkEventKind, Notification
@@ -53,7 +54,7 @@ def bench_decode(packets: list[bytes]) -> tuple[float, float]:
         decode_imu_packet(payload)
     decode_rate = samples / (time.perf_counter() - start)
 
-    config = SensorConfig(200, 8, 500, True, PER_PACKET, True)
+    config = StreamFormat(200, 8, 500, True, PER_PACKET, True)
     assembler = StreamAssembler()
     assembler.feed(LinkEvent(0.0, LinkEventKind.CONFIGURED, config=config))
     notes = [

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from firmware_sim import protocol as fw
-from monitor.codec import SensorConfig
 from monitor.recording import SessionRecorder
+from monitor.sensors import StreamFormat
 from monitor.transport.items import DeviceInfo, LinkEvent, LinkEventKind, Notification
 
 PER_PACKET = 19
@@ -75,7 +75,7 @@ def record(path: Path, notes: list[Notification], rate: int) -> tuple[float, lis
         commits.append(time.perf_counter() - start)
 
     recorder.flush = timed_flush  # type: ignore[method-assign]
-    config = SensorConfig(rate, 8, 500, True, PER_PACKET, True)
+    config = StreamFormat(rate, 8, 500, True, PER_PACKET, True)
     start = time.process_time()
     recorder.feed(LinkEvent(T0, LinkEventKind.DEVICE_INFO, device_info=DeviceInfo("tm", "AA")))
     recorder.feed(LinkEvent(T0, LinkEventKind.CONFIGURED, config=config))

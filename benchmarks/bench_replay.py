@@ -30,8 +30,8 @@ from pathlib import Path
 
 from firmware_sim.packets import packetize
 from firmware_sim.simulation import simulate
-from monitor.codec import SensorConfig
 from monitor.recording import SessionRecorder
+from monitor.sensors import StreamFormat
 from monitor.transport.items import DeviceInfo, LinkEvent, LinkEventKind, Notification
 
 T0 = 1_750_000_000.0
@@ -67,7 +67,7 @@ print(json.dumps({"took": took, "peak_mb": peak, "summary": summary}))
 
 def record_office_day(path: Path, hours: float, rate: int) -> int:
     rec = simulate("office_day", seed=1, rate_hz=rate, duration_s=hours * 3600)
-    config = SensorConfig(rate, 8, 500, True, PER_PACKET, True)
+    config = StreamFormat(rate, 8, 500, True, PER_PACKET, True)
     now = [T0]
     recorder = SessionRecorder(
         path, transport="sim:office_day", started_at=T0, monotonic=lambda: now[0]

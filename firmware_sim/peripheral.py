@@ -91,9 +91,230 @@ class FirmwareCounters:
     samples_stalled: int = 0
     disconnects_caused: int = 0
     connections: int = 0
+    # The sensor's sample grid from the first sample streamed to the last one built, sent or
+    # not: what a client's timeline should span (samples it received plus those it lost).
+    first_sample: int | None = None
+    next_sample: int = 0
+
+    @property
+    def samples_spanned(self) -> int:
+        return 0 if self.first_sample is None else self.next_sample - self.first_sample
 
 
-class SimulatedPeripheral:
+class SimulatedDevice:
+    """What every simulated sensor shares, whatever its wire protocol: power, its own clock
+    and sample grid, the link, the battery, and the faults it injects.
+
+    A protocol's device (:class:`SimulatedPeripheral` here for the tiltmon profile,
+    :mod:`firmware_sim.witmotion`, ...) adds its GATT database, its commands and how it frames
+    samples (:meth:`_frame`); the motion and error models come in through ``source_factory``.
+    """
+
+    def __init__(
+        self,
+        device: Device,
+        source_factory: SourceFactory,
+        *,
+        faults: Faults = Faults(),
+        clock_drift_ppm: float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        self.device = device
+        self.faults = faults
+        self.counters = FirmwareCounters()
+        self._source_factory = source_factory
+        self._drift = 1.0 + clock_drift_ppm * 1e-6
+        self._rng = random.Random(seed)
+        self._battery = float(faults.battery_percent)
+        self._boot_host_time: float | None = None
+        self._connection: Connection | None = None
+        self._stream_task: asyncio.Task[None] | None = None
+        self._fault_tasks: list[asyncio.Task[None]] = []
+        self._stalled = False
+        self._streamed_s = 0.0
+
+    # --- what a protocol's device provides ----------------------------------------------------
+
+    def _frame(self, index: int, acc: npt.NDArray[np.int16], gyr: npt.NDArray[np.int16]) -> bytes:
+        """The notification carrying samples ``index``… of the sensor's grid."""
+        raise NotImplementedError
+
+    def _frames(
+        self, index: int, acc: npt.NDArray[np.int16], gyr: npt.NDArray[np.int16]
+    ) -> list[bytes]:
+        """The notifications carrying these samples (one, unless accelerometer and gyroscope
+        travel apart); faults hit each notification on its own."""
+        return [self._frame(index, acc, gyr)]
+
+    async def _send(self, connection: Connection, payload: bytes) -> None:
+        raise NotImplementedError
+
+    def _on_battery_change(self, connection: Connection, percent: int) -> None:
+        """The battery level moved by a percent (a device with a Battery service notifies)."""
+
+    def _on_link_down(self) -> None:
+        """The link is gone and streaming has stopped."""
+
+    # bumble's GATT server does not enforce permissions, so the firmware refuses by itself.
+    def _reject_write(self, _conn: Connection, _value: bytes) -> None:
+        raise att.ATT_Error(att.ErrorCode.WRITE_NOT_PERMITTED)
+
+    def _reject_read(self, _conn: Connection) -> bytes:
+        raise att.ATT_Error(att.ErrorCode.READ_NOT_PERMITTED)
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Power on and advertise (advertising restarts by itself after each disconnect)."""
+        await self.device.power_on()
+        self._boot_host_time = asyncio.get_running_loop().time()
+        await self.device.start_advertising(
+            auto_restart=True, advertising_interval_min=20, advertising_interval_max=20
+        )
+
+    async def stop(self) -> None:
+        await self._cancel_stream()
+        self._cancel_fault_tasks()
+        with contextlib.suppress(Exception):
+            await self.device.stop_advertising()
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.disconnect()
+
+    @property
+    def battery_percent(self) -> int:
+        return max(0, min(100, math.ceil(self._battery)))
+
+    @property
+    def sensor_time(self) -> float:
+        """The sensor's own clock (s since power-on), running at its drifted rate."""
+        if self._boot_host_time is None:
+            return 0.0
+        return (asyncio.get_running_loop().time() - self._boot_host_time) * self._drift
+
+    def _on_connection(self, connection: Connection) -> None:
+        self._connection = connection
+        self.counters.connections += 1
+        connection.on(Connection.EVENT_DISCONNECTION, self._on_disconnection)
+        loop = asyncio.get_running_loop()
+        if self.faults.disconnect_every_s is not None:
+            self._fault_tasks.append(loop.create_task(self._drop_link_later(connection)))
+        self._fault_tasks.append(loop.create_task(self._battery_ticks(connection)))
+
+    def _on_disconnection(self, _reason: int) -> None:
+        self._connection = None
+        self._cancel_fault_tasks()
+        if self._stream_task is not None:
+            self._stream_task.cancel()
+            self._stream_task = None
+        # Like most sensors: a lost link ends streaming; the client starts it again.
+        self._on_link_down()
+
+    def _cancel_fault_tasks(self) -> None:
+        for task in self._fault_tasks:
+            task.cancel()
+        self._fault_tasks.clear()
+
+    async def drop_link(self) -> None:
+        """Firmware-initiated disconnect, as when the wearer walks out of range."""
+        connection = self._connection
+        if connection is not None:
+            self.counters.disconnects_caused += 1
+            # Nothing more goes out on this link, so no notification the controller throws away
+            # with the connection is counted as sent.
+            await self._cancel_stream()
+            await connection.disconnect(hci.HCI_REMOTE_USER_TERMINATED_CONNECTION_ERROR)
+
+    async def _drop_link_later(self, connection: Connection) -> None:
+        assert self.faults.disconnect_every_s is not None
+        await asyncio.sleep(self.faults.disconnect_every_s)
+        if self._connection is connection:
+            await self.drop_link()
+
+    async def _battery_ticks(self, connection: Connection) -> None:
+        shown = self.battery_percent
+        while True:
+            await asyncio.sleep(1.0)
+            self._battery -= self.faults.battery_drain_per_hour / 3600.0
+            if self.battery_percent != shown:
+                shown = self.battery_percent
+                self._on_battery_change(connection, shown)
+
+    # --- the sample stream -----------------------------------------------------------------
+
+    def _begin_stream(
+        self, connection: Connection, rate_hz: int, per_packet: int, ranges: tuple[int, int]
+    ) -> None:
+        self._stalled = False
+        self._stream_task = asyncio.get_running_loop().create_task(
+            self._stream(connection, rate_hz, per_packet, ranges)
+        )
+
+    async def _cancel_stream(self) -> None:
+        task, self._stream_task = self._stream_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _stream(
+        self, connection: Connection, rate: int, per_packet: int, ranges: tuple[int, int]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        assert self._boot_host_time is not None
+        # The sensor samples on its own grid since power-on; streaming joins it at the next tick.
+        index = math.ceil(self.sensor_time * rate)
+        source = self._source_factory(rate, index / rate)
+        stall_at = (
+            self._streamed_s + self.faults.stall_after_s
+            if self.faults.stall_after_s is not None
+            else math.inf
+        )
+        while True:
+            last_sample_time = (index + per_packet - 1) / rate
+            due = self._boot_host_time + last_sample_time / self._drift
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            acc, gyr = source.read(per_packet, *ranges)
+            payloads = self._frames(index, acc, gyr)
+            if self.counters.first_sample is None:
+                self.counters.first_sample = index
+            index += per_packet
+            self.counters.next_sample = index
+            self._streamed_s += per_packet / rate
+            self.counters.packets_built += 1
+            self.counters.samples_built += per_packet
+            if self._streamed_s >= stall_at:
+                self._stalled = True
+            if self._stalled:
+                self.counters.samples_stalled += per_packet
+                continue
+            dropped = corrupted = False
+            for payload in payloads:
+                if self.faults.drop_fraction and self._rng.random() < self.faults.drop_fraction:
+                    self.counters.packets_dropped += 1
+                    dropped = True
+                    continue
+                if (
+                    self.faults.corrupt_fraction
+                    and self._rng.random() < self.faults.corrupt_fraction
+                ):
+                    self.counters.packets_corrupted += 1
+                    corrupted = True
+                    payload = payload[: len(payload) - 5]  # a length that matches no count
+                await self._send(connection, payload)
+                self.counters.packets_sent += 1
+            # A sample counts as sent when every notification carrying it went out.
+            if dropped:
+                self.counters.samples_dropped += per_packet
+            else:
+                self.counters.samples_sent += per_packet
+                if corrupted:
+                    self.counters.samples_corrupted += per_packet
+
+
+class SimulatedPeripheral(SimulatedDevice):
     """A GATT server with the tiltmon profile, attached to a bumble ``Device``."""
 
     def __init__(
@@ -107,22 +328,12 @@ class SimulatedPeripheral:
         seed: int = 0,
         initial: p.SensorConfig | None = None,
     ) -> None:
-        self.device = device
-        self.faults = faults
+        super().__init__(
+            device, source_factory, faults=faults, clock_drift_ppm=clock_drift_ppm, seed=seed
+        )
         self.identity = identity
-        self.counters = FirmwareCounters()
         self.config = replace(initial or p.SensorConfig(), streaming=False)
-        self._source_factory = source_factory
-        self._drift = 1.0 + clock_drift_ppm * 1e-6
-        self._rng = random.Random(seed)
         self._sequence = 0
-        self._battery = float(faults.battery_percent)
-        self._boot_host_time: float | None = None
-        self._connection: Connection | None = None
-        self._stream_task: asyncio.Task[None] | None = None
-        self._fault_tasks: list[asyncio.Task[None]] = []
-        self._stalled = False
-        self._streamed_s = 0.0
         self._last_packet = b""
         self._build_gatt()
 
@@ -194,87 +405,15 @@ class SimulatedPeripheral:
         )
         self.device.on(Device.EVENT_CONNECTION, self._on_connection)
 
-    # bumble's GATT server does not enforce permissions, so the firmware refuses by itself.
-    def _reject_write(self, _conn: Connection, _value: bytes) -> None:
-        raise att.ATT_Error(att.ErrorCode.WRITE_NOT_PERMITTED)
+    def _on_battery_change(self, connection: Connection, percent: int) -> None:
+        asyncio.get_running_loop().create_task(self._notify_battery(connection, percent))
 
-    def _reject_read(self, _conn: Connection) -> bytes:
-        raise att.ATT_Error(att.ErrorCode.READ_NOT_PERMITTED)
+    async def _notify_battery(self, connection: Connection, percent: int) -> None:
+        with contextlib.suppress(Exception):  # the link may already be gone
+            await self.device.notify_subscriber(connection, self.battery_level, bytes([percent]))
 
-    # --- lifecycle -------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Power on and advertise (advertising restarts by itself after each disconnect)."""
-        await self.device.power_on()
-        self._boot_host_time = asyncio.get_running_loop().time()
-        await self.device.start_advertising(
-            auto_restart=True, advertising_interval_min=20, advertising_interval_max=20
-        )
-
-    async def stop(self) -> None:
-        await self._stop_streaming()
-        self._cancel_fault_tasks()
-        with contextlib.suppress(Exception):
-            await self.device.stop_advertising()
-        if self._connection is not None:
-            with contextlib.suppress(Exception):
-                await self._connection.disconnect()
-
-    @property
-    def battery_percent(self) -> int:
-        return max(0, min(100, math.ceil(self._battery)))
-
-    @property
-    def sensor_time(self) -> float:
-        """The sensor's own clock (s since power-on), running at its drifted rate."""
-        if self._boot_host_time is None:
-            return 0.0
-        return (asyncio.get_running_loop().time() - self._boot_host_time) * self._drift
-
-    def _on_connection(self, connection: Connection) -> None:
-        self._connection = connection
-        self.counters.connections += 1
-        connection.on(Connection.EVENT_DISCONNECTION, self._on_disconnection)
-        loop = asyncio.get_running_loop()
-        if self.faults.disconnect_every_s is not None:
-            self._fault_tasks.append(loop.create_task(self._drop_link_later(connection)))
-        self._fault_tasks.append(loop.create_task(self._battery_ticks(connection)))
-
-    def _on_disconnection(self, _reason: int) -> None:
-        self._connection = None
-        self._cancel_fault_tasks()
-        if self._stream_task is not None:
-            self._stream_task.cancel()
-            self._stream_task = None
-        # Like most sensors: a lost link ends streaming; the client starts it again.
+    def _on_link_down(self) -> None:
         self.config = replace(self.config, streaming=False)
-
-    def _cancel_fault_tasks(self) -> None:
-        for task in self._fault_tasks:
-            task.cancel()
-        self._fault_tasks.clear()
-
-    async def drop_link(self) -> None:
-        """Firmware-initiated disconnect, as when the wearer walks out of range."""
-        connection = self._connection
-        if connection is not None:
-            self.counters.disconnects_caused += 1
-            await connection.disconnect(hci.HCI_REMOTE_USER_TERMINATED_CONNECTION_ERROR)
-
-    async def _drop_link_later(self, connection: Connection) -> None:
-        assert self.faults.disconnect_every_s is not None
-        await asyncio.sleep(self.faults.disconnect_every_s)
-        if self._connection is connection:
-            await self.drop_link()
-
-    async def _battery_ticks(self, connection: Connection) -> None:
-        shown = self.battery_percent
-        while True:
-            await asyncio.sleep(1.0)
-            self._battery -= self.faults.battery_drain_per_hour / 3600.0
-            if self.battery_percent != shown:
-                shown = self.battery_percent
-                await self.device.notify_subscriber(connection, self.battery_level, bytes([shown]))
 
     # --- control point ---------------------------------------------------------------------
 
@@ -340,71 +479,34 @@ class SimulatedPeripheral:
         if self.config.streaming:
             return p.Status.SUCCESS
         per_packet = p.samples_per_packet(connection.att_mtu, has_gyro=self.config.has_gyro)
-        self._stalled = False
         self._set_config(streaming=True, samples_per_packet=per_packet)
-        self._stream_task = asyncio.get_running_loop().create_task(self._stream(connection))
+        config = self.config
+        self._begin_stream(
+            connection, config.rate_hz, per_packet, (config.acc_range_g, config.gyr_range_dps)
+        )
         return p.Status.SUCCESS
 
     async def _stop_streaming(self) -> None:
-        task, self._stream_task = self._stream_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._cancel_stream()
         if self.config.streaming:
             self._set_config(streaming=False)
 
-    # --- the sample stream -----------------------------------------------------------------
+    # --- framing -------------------------------------------------------------------------
 
-    async def _stream(self, connection: Connection) -> None:
-        loop = asyncio.get_running_loop()
-        assert self._boot_host_time is not None
+    def _frame(self, index: int, acc: npt.NDArray[np.int16], gyr: npt.NDArray[np.int16]) -> bytes:
         config = self.config
-        rate = config.rate_hz
-        per_packet = config.samples_per_packet
-        # The sensor samples on its own grid since power-on; streaming joins it at the next tick.
-        index = math.ceil(self.sensor_time * rate)
-        source = self._source_factory(rate, index / rate)
-        stall_at = (
-            self._streamed_s + self.faults.stall_after_s
-            if self.faults.stall_after_s is not None
-            else math.inf
+        packet = p.encode_imu_packet(
+            self._sequence,
+            p.timestamp_us(index, config.rate_hz),
+            acc,
+            gyr if config.has_gyro else None,
         )
-        while True:
-            last_sample_time = (index + per_packet - 1) / rate
-            due = self._boot_host_time + last_sample_time / self._drift
-            delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            acc, gyr = source.read(per_packet, config.acc_range_g, config.gyr_range_dps)
-            packet = p.encode_imu_packet(
-                self._sequence,
-                p.timestamp_us(index, rate),
-                acc,
-                gyr if config.has_gyro else None,
-            )
-            self._sequence = (self._sequence + 1) & 0xFFFF
-            index += per_packet
-            self._streamed_s += per_packet / rate
-            self.counters.packets_built += 1
-            self.counters.samples_built += per_packet
-            self._last_packet = packet
-            if self._streamed_s >= stall_at:
-                self._stalled = True
-            if self._stalled:
-                self.counters.samples_stalled += per_packet
-                continue
-            if self.faults.drop_fraction and self._rng.random() < self.faults.drop_fraction:
-                self.counters.packets_dropped += 1
-                self.counters.samples_dropped += per_packet
-                continue
-            if self.faults.corrupt_fraction and self._rng.random() < self.faults.corrupt_fraction:
-                self.counters.packets_corrupted += 1
-                self.counters.samples_corrupted += per_packet
-                packet = packet[: len(packet) - 5]  # a length that matches no sample count
-            await self.device.notify_subscriber(connection, self.imu_data, packet)
-            self.counters.packets_sent += 1
-            self.counters.samples_sent += per_packet
+        self._sequence = (self._sequence + 1) & 0xFFFF
+        self._last_packet = packet
+        return packet
+
+    async def _send(self, connection: Connection, payload: bytes) -> None:
+        await self.device.notify_subscriber(connection, self.imu_data, payload)
 
 
 __all__ = [
@@ -413,6 +515,7 @@ __all__ = [
     "Faults",
     "FirmwareCounters",
     "SampleSource",
+    "SimulatedDevice",
     "SimulatedPeripheral",
     "SourceFactory",
 ]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from monitor import __version__
 from monitor.errors import MonitorError
+from monitor.sensors import PROTOCOLS
 
 
 def _positive_float(text: str) -> float:
@@ -44,9 +45,25 @@ def _add_sensor_options(parser: argparse.ArgumentParser) -> None:
         help="reach sensors through a virtual radio, e.g. tcp-client:127.0.0.1:9002 "
         "(as printed by `tiltmon sim`); default $TILTMON_RADIO, else the system's Bluetooth",
     )
-    parser.add_argument("--rate", type=int, default=100, choices=(25, 50, 100, 200), help="Hz")
+    parser.add_argument(
+        "--rate",
+        type=int,
+        default=100,
+        choices=(10, 20, 25, 50, 100, 200),
+        help="Hz (a sensor that cannot takes its nearest rate, and says so)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="simulated sensor's seed")
+    _add_model_option(parser)
     _add_fault_options(parser)
+
+
+def _add_model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sim-model",
+        default="tiltmon",
+        choices=list(PROTOCOLS),
+        help="which sensor the simulator plays: its wire protocol (default: tiltmon)",
+    )
 
 
 def _add_fault_options(parser: argparse.ArgumentParser) -> None:
@@ -108,9 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = commands.add_parser("sim", help="run a simulated sensor as its own process")
     sim.add_argument("scenario", nargs="?", default="desk_short")
-    sim.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    sim.add_argument(
+        "--list", action="store_true", help="list the sensor models and scenarios, and exit"
+    )
     sim.add_argument("--port", type=int, default=0, help="loopback TCP port (default: any free)")
     sim.add_argument("--seed", type=int, default=0)
+    _add_model_option(sim)
     _add_fault_options(sim)
 
     calibrate = commands.add_parser("calibrate", help="calibrate how the sensor sits (guided)")

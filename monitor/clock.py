@@ -18,6 +18,9 @@ import numpy.typing as npt
 class SensorClockMapper:
     window_s: float = 5.0  # one minimum per window of sensor time
     history_windows: int = 120  # fit over the last 10 minutes
+    # When the "sensor clock" is only a sample count (samples placed by arrival), lost samples
+    # would otherwise pass for a slow clock: bound the drift to what crystals do.
+    max_drift_ppm: float | None = None
     _window_start: float | None = None
     _window_min: tuple[float, float] | None = None
     _minima: deque[tuple[float, float]] = field(default_factory=deque)
@@ -54,6 +57,11 @@ class SensorClockMapper:
             return
         t, offsets = points[:, 0], points[:, 1]
         slope, intercept = np.polyfit(t - t[-1], offsets, 1)
+        if self.max_drift_ppm is not None:
+            bound = self.max_drift_ppm * 1e-6
+            if abs(slope) > bound:
+                slope = float(np.clip(slope, -bound, bound))
+                intercept = float(np.mean(offsets - slope * (t - t[-1])))
         self._slope = float(slope)
         self._intercept = float(intercept - slope * t[-1])
 

@@ -28,6 +28,8 @@ class LinkState:
     address: str = ""
     battery_percent: int | None = None
     rate_hz: int | None = None
+    protocol: str = ""
+    note: str = ""  # what the sensor could not do as asked ("100 Hz asked, 50 Hz used")
     last_event: str = ""
 
 
@@ -47,6 +49,9 @@ class StreamSummary:
     battery_percent: int | None
     device: str
     activity: dict[str, object]  # sitting time, bouts, breaks, zones, nudges
+    protocol: str = ""  # the sensor's wire protocol
+    configured_rate_hz: int | None = None  # what the sensor was set to stream
+    note: str = ""  # what the sensor could not do as asked
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -99,6 +104,8 @@ class LiveStream:
         elif kind is LinkEventKind.CONFIGURED and event.config is not None:
             self.link.streaming = True
             self.link.rate_hz = event.config.rate_hz
+            self.link.protocol = event.config.protocol
+            self.link.note = event.config.note
         elif kind in (LinkEventKind.DISCONNECTED, LinkEventKind.RECONNECTING):
             self.link.connected = self.link.streaming = False
         elif kind is LinkEventKind.BATTERY:
@@ -144,6 +151,9 @@ class LiveStream:
             battery_percent=self.link.battery_percent,
             device=self.link.device_name,
             activity=self.totals.summary(),
+            protocol=self.assembler.config.protocol if self.assembler.config else "",
+            configured_rate_hz=self.assembler.config.rate_hz if self.assembler.config else None,
+            note=self.assembler.config.note if self.assembler.config else "",
         )
 
 

@@ -1,26 +1,46 @@
-"""Turn raw notifications into a clean sample stream.
+"""Turn raw notifications into a clean sample stream, whatever the sensor's wire protocol.
 
-The assembler places every packet on the sensor's own timeline (unwrapping the 32-bit µs
-timestamp), counts lost and duplicated samples, maps sensor time to host time, converts counts to
-SI units, and never emits a sample twice. It is pure: host time arrives with each item.
+The assembler decodes each notification with the protocol named in the stream format (see
+:mod:`monitor.sensors`) and places every sample on one timeline of sample numbers, by what the
+protocol offers (:class:`~monitor.sensors.base.Timing`):
+
+* a sensor clock: unwrap the stamp, turn it into a sample number;
+* a sequence number: the same, with one tick per sample;
+* nothing but arrival: predict when the next samples should arrive from the rate and the
+  clock mapping, smooth out the radio's jitter, and call a late arrival a gap only when it is
+  later than the jitter explains.
+
+It counts lost and duplicated samples, maps sensor time to host time, and never emits a sample
+twice. It is pure: host time arrives with each item.
 """
 
 from __future__ import annotations
 
 import enum
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from monitor.clock import SensorClockMapper
-from monitor.codec import TIMESTAMP_MODULUS, SensorConfig, decode_imu_packet
-from monitor.errors import DecodeError
+from monitor.sensors import protocol as protocol_named
+from monitor.sensors.base import (
+    DecodedPacket,
+    FrameDecoder,
+    SensorProtocol,
+    StreamFormat,
+    Timing,
+)
 from monitor.transport.items import LinkEvent, LinkEventKind, Notification, TransportItem
 
 # A sensor clock this far from where the host's clock says it should be has jumped (a reboot, or
 # a paused sensor), rather than dropped or repeated packets.
-_CLOCK_JUMP_US = 5_000_000
+_CLOCK_JUMP_S = 5.0
+# Placing by arrival: how many recent arrivals describe the radio's jitter, and how far a rate
+# may stray from the one configured (crystals stay well inside this; lost samples would not).
+_JITTER_WINDOW = 200
+_ARRIVAL_MAX_DRIFT_PPM = 1000.0
 
 
 class GapReason(enum.StrEnum):
@@ -34,7 +54,7 @@ class SampleBatch:
     """Consecutive samples in SI units."""
 
     first_index: int  # sample number since the stream began (gaps count)
-    sensor_time: npt.NDArray[np.float64]  # s, unwrapped sensor clock
+    sensor_time: npt.NDArray[np.float64]  # s, unwrapped sensor clock (or sample count / rate)
     host_time: npt.NDArray[np.float64]  # s, host wall clock via the drift-corrected mapping
     acc: npt.NDArray[np.float64]  # (n, 3) m/s²
     gyr: npt.NDArray[np.float64] | None  # (n, 3) rad/s
@@ -75,15 +95,19 @@ class StreamStats:
 
 @dataclass(slots=True)
 class StreamAssembler:
-    config: SensorConfig | None = None
+    config: StreamFormat | None = None
     stats: StreamStats = field(default_factory=StreamStats)
     clock: SensorClockMapper = field(default_factory=SensorClockMapper)
-    _next_us: int | None = None  # unwrapped sensor time of the next sample expected
-    _origin_us: int = 0  # unwrapped time of sample 0
+    protocol: SensorProtocol | None = None
+    _decoder: FrameDecoder | None = None
+    _next_index: int | None = None  # sample number of the next sample expected
+    _timeline_open: bool = False  # False: the next packet starts a new timeline
+    _origin: float = 0.0  # unwrapped stamp of sample number 0 (stamped protocols)
     _last_received_at: float | None = None
     _last_host_time: float = -np.inf
     _link_dropped: bool = False
     _connected_once: bool = False
+    _lateness: deque[float] = field(default_factory=lambda: deque(maxlen=_JITTER_WINDOW))
 
     def feed(self, item: TransportItem) -> tuple[SampleBatch | None, list[StreamEvent]]:
         if isinstance(item, LinkEvent):
@@ -91,95 +115,177 @@ class StreamAssembler:
             return None, []
         return self._on_notification(item)
 
+    @property
+    def rate_estimate_hz(self) -> float | None:
+        """The sensor's sample rate in host seconds, as the clock mapping measures it."""
+        if self.config is None:
+            return None
+        return self.config.rate_hz / (1.0 + self.clock.drift_ppm * 1e-6)
+
+    # --- link events --------------------------------------------------------------------------
+
     def _on_link_event(self, event: LinkEvent) -> None:
         if event.kind is LinkEventKind.CONFIGURED and event.config is not None:
-            if self.config is not None and (
-                event.config.rate_hz != self.config.rate_hz
-                or event.config.has_gyro != self.config.has_gyro
+            fmt = event.config
+            old = self.config
+            if old is None or (fmt.protocol, fmt.rate_hz, fmt.has_gyro) != (
+                old.protocol,
+                old.rate_hz,
+                old.has_gyro,
             ):
                 # A new sample grid: the old timeline cannot be continued.
-                self._next_us = None
-            self.config = event.config
+                if old is None or old.protocol != fmt.protocol:
+                    self.protocol = protocol_named(fmt.protocol)
+                    arrival = self.protocol.timing is Timing.ARRIVAL
+                    bound = _ARRIVAL_MAX_DRIFT_PPM if arrival else None
+                    self.clock = SensorClockMapper(max_drift_ppm=bound)
+                self._timeline_open = False
+                self._lateness.clear()
+            assert self.protocol is not None
+            self.config = fmt
+            self._decoder = self.protocol.decoder(fmt)  # a fresh framer for a fresh link
             if self._connected_once:
                 self.stats.reconnects += 1
             self._connected_once = True
         elif event.kind is LinkEventKind.DISCONNECTED:
             self._link_dropped = True
+            if self._decoder is not None:
+                self._decoder.reset()
+
+    # --- notifications ------------------------------------------------------------------------
 
     def _on_notification(self, note: Notification) -> tuple[SampleBatch | None, list[StreamEvent]]:
-        config = self.config
-        if config is None:
+        decoder = self._decoder
+        if decoder is None:
             self.stats.malformed += 1
             return None, [MalformedPacket(note.received_at, "data before the configuration")]
-        try:
-            packet = decode_imu_packet(note.payload)
-        except DecodeError as exc:
-            self.stats.malformed += 1
-            return None, [MalformedPacket(note.received_at, str(exc))]
-        if (packet.gyr_counts is not None) != config.has_gyro:
-            self.stats.malformed += 1
-            return None, [
-                MalformedPacket(
-                    note.received_at, "gyroscope presence differs from the configuration"
-                )
-            ]
-        self.stats.packets += 1
-        period = config.sample_period_us
-        n = packet.sample_count
-        events: list[StreamEvent] = []
-        first_us, jumped = self._unwrap(packet.timestamp_us, note.received_at)
-        if self._next_us is None or jumped:
-            if self._next_us is not None:
-                events.append(self._gap(self._next_us, 0, GapReason.CLOCK_JUMP))
-                self.clock.reset()
-                # Keep sample numbering monotonic across the restart.
-                self._origin_us = first_us - self._index_of(self._next_us) * period
-            else:
-                self._origin_us = first_us
-            self._next_us = first_us
+        packets, errors = decoder.feed(note.payload)
+        events: list[StreamEvent] = [MalformedPacket(note.received_at, str(e)) for e in errors]
+        self.stats.malformed += len(errors)
+        batches: list[SampleBatch] = []
+        for packet in packets:
+            self.stats.packets += 1
+            batch = self._place(packet, note.received_at, events)
+            if batch is not None:
+                batches.append(batch)
+        if not batches:
+            return None, events
+        return _joined(batches), events
+
+    def _place(
+        self, packet: DecodedPacket, received_at: float, events: list[StreamEvent]
+    ) -> SampleBatch | None:
+        assert self.config is not None and self.protocol is not None
+        n = len(packet)
+        if self.protocol.timing is Timing.ARRIVAL or packet.stamp is None:
+            first = self._place_by_arrival(n, received_at, events)
+        else:
+            first = self._place_by_stamp(packet.stamp, received_at, events)
+        assert self._next_index is not None
         skip = 0
-        if first_us < self._next_us:
-            skip = min(n, -(-(self._next_us - first_us) // period))
+        if first < self._next_index:
+            skip = min(n, self._next_index - first)
             self.stats.duplicates += skip
             if skip == n:
-                return None, events
-        elif first_us > self._next_us:
-            lost = round((first_us - self._next_us) / period)
+                return None
+        elif first > self._next_index:
+            lost = first - self._next_index
             reason = GapReason.DISCONNECTED if self._link_dropped else GapReason.DROPPED
-            events.append(self._gap(self._next_us, lost, reason))
+            events.append(self._gap(self._next_index, lost, reason))
         self._link_dropped = False
-        self._last_received_at = note.received_at
-        kept = n - skip
-        start_us = first_us + skip * period
-        sensor_us = start_us + np.arange(kept, dtype=np.int64) * period
-        self._next_us = int(sensor_us[-1]) + period
-        sensor_time = (sensor_us - self._origin_us) / 1e6
+        self._last_received_at = received_at
+        rate = self.config.rate_hz
         # The packet leaves the sensor after its last sample is taken.
-        self.clock.observe(
-            float((first_us + (n - 1) * period - self._origin_us) / 1e6), note.received_at
-        )
-        acc_counts = packet.acc_counts[skip:]
-        gyr_counts = packet.gyr_counts[skip:] if packet.gyr_counts is not None else None
-        # The header flags say whether any sample sits at a range limit: look only then.
-        saturated = np.zeros(kept, dtype=bool)
-        if packet.acc_saturated:
-            saturated |= _saturated(acc_counts)
-        if packet.gyr_saturated and gyr_counts is not None:
-            saturated |= _saturated(gyr_counts)
-        if packet.acc_saturated or packet.gyr_saturated:
-            self.stats.saturated += int(saturated.sum())
+        self.clock.observe((first + n - 1) / rate, received_at)
+        start = first + skip
+        kept = n - skip
+        self._next_index = start + kept
+        sensor_time = (start + np.arange(kept, dtype=np.float64)) / rate
+        host_time = self.clock.to_host(sensor_time)
+        if self.protocol.timing is Timing.ARRIVAL:
+            host_time = np.minimum(host_time, received_at)  # nothing arrives before it is taken
+        saturated = packet.saturated[skip:]
+        self.stats.saturated += int(saturated.sum())
         self.stats.samples += kept
-        batch = SampleBatch(
-            first_index=self._index_of(start_us),
+        return SampleBatch(
+            first_index=start,
             sensor_time=sensor_time,
-            host_time=self._monotonic(self.clock.to_host(sensor_time)),
-            acc=acc_counts.astype(np.float64) * config.acc_scale,
-            gyr=gyr_counts.astype(np.float64) * config.gyr_scale
-            if gyr_counts is not None
-            else None,
+            host_time=self._monotonic(host_time),
+            acc=packet.acc[skip:],
+            gyr=packet.gyr[skip:] if packet.gyr is not None else None,
             saturated=saturated,
         )
-        return batch, events
+
+    def _place_by_stamp(self, stamp: int, received_at: float, events: list[StreamEvent]) -> int:
+        """The sample number of a packet's first sample, from its clock or sequence stamp."""
+        assert self.config is not None and self.protocol is not None
+        per_sample = self.protocol.stamp_ticks_per_sample(self.config)
+        unwrapped, jumped = self._unwrap(stamp, received_at, per_sample)
+        if not self._timeline_open or jumped:
+            if jumped:
+                assert self._next_index is not None
+                events.append(self._gap(self._next_index, 0, GapReason.CLOCK_JUMP))
+                self.clock.reset()
+            # Keep sample numbering monotonic across a restart of the sensor's clock.
+            start = self._next_index if self._next_index is not None else 0
+            self._origin = unwrapped - start * per_sample
+            self._next_index = start
+            self._timeline_open = True
+        return round((unwrapped - self._origin) / per_sample)
+
+    def _unwrap(self, stamp: int, received_at: float, per_sample: float) -> tuple[float, bool]:
+        """Place a wrapping stamp on the unwrapped timeline; say if the sensor's clock jumped.
+
+        Of all candidates ``stamp + k·modulus``, take the one nearest to where the host's
+        clock says the sensor should be now, so even a disconnect longer than a wrap resolves
+        correctly.
+        """
+        assert self.config is not None and self.protocol is not None
+        if not self._timeline_open or self._last_received_at is None:
+            return float(stamp), False
+        assert self._next_index is not None
+        modulus = self.protocol.stamp_modulus
+        ticks_per_s = per_sample * self.config.rate_hz
+        expected = self._origin + self._next_index * per_sample
+        predicted = expected + (received_at - self._last_received_at) * ticks_per_s
+        k = round((predicted - stamp) / modulus)
+        unwrapped = float(stamp + k * modulus)
+        jump = min(_CLOCK_JUMP_S * ticks_per_s, modulus / 4)
+        return unwrapped, abs(unwrapped - predicted) > jump
+
+    def _place_by_arrival(self, n: int, received_at: float, events: list[StreamEvent]) -> int:
+        """The sample number of a packet's first sample, from when it arrived.
+
+        The clock mapping (fitted to the earliest arrivals) says when the packet's last sample
+        was taken if nothing was lost; the recent arrivals say how late the radio usually
+        delivers. Only lateness beyond that jitter counts as lost samples, except after the link
+        was down, when the sensor is known to have sampled on.
+        """
+        assert self.config is not None
+        if not self._timeline_open or self._next_index is None or not self.clock.ready:
+            self._next_index = self._next_index if self._next_index is not None else 0
+            self._timeline_open = True
+            return self._next_index
+        period = 1.0 / self.config.rate_hz
+        last = self._next_index + n - 1
+        lateness = received_at - float(
+            self.clock.to_host(np.array([last / self.config.rate_hz]))[0]
+        )
+        typical, spread = 0.0, 0.0
+        if self._lateness:
+            recent = np.fromiter(self._lateness, dtype=np.float64)
+            typical = float(np.median(recent))
+            spread = float(np.percentile(recent, 90)) - typical
+        missing = 0
+        if self._link_dropped:
+            # The sensor sampled on while the link was down: all the lateness is lost samples.
+            missing = max(0, round((lateness - typical) / period))
+        elif lateness - typical > max(1.5 * period, 3.0 * spread):
+            missing = max(1, round((lateness - typical) / period))
+        self._lateness.append(lateness - missing * period)
+        return self._next_index + missing
+
+    # --- helpers ------------------------------------------------------------------------------
 
     def _monotonic(self, host_time: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Host times never step back, even when a refit of the clock mapping would say so.
@@ -193,31 +299,24 @@ class StreamAssembler:
         self._last_host_time = float(host_time[-1])
         return host_time
 
-    def _unwrap(self, timestamp_us: int, received_at: float) -> tuple[int, bool]:
-        """Place a wrapping uint32 timestamp on the unwrapped timeline; say if the clock jumped.
-
-        Of all candidates ``timestamp_us + k·2³²``, take the one nearest to where the host's
-        clock says the sensor should be now, so even a disconnect longer than a wrap (71 min)
-        resolves correctly.
-        """
-        if self._next_us is None or self._last_received_at is None:
-            return timestamp_us, False
-        predicted = self._next_us + round((received_at - self._last_received_at) * 1e6)
-        k = round((predicted - timestamp_us) / TIMESTAMP_MODULUS)
-        unwrapped = timestamp_us + k * TIMESTAMP_MODULUS
-        return unwrapped, abs(unwrapped - predicted) > _CLOCK_JUMP_US
-
-    def _index_of(self, unwrapped_us: int) -> int:
+    def _gap(self, at_index: int, lost: int, reason: GapReason) -> StreamGap:
         assert self.config is not None
-        return (unwrapped_us - self._origin_us) // self.config.sample_period_us
-
-    def _gap(self, at_us: int, lost: int, reason: GapReason) -> StreamGap:
         self.stats.lost += lost
         self.stats.gaps += 1
-        sensor_time = (at_us - self._origin_us) / 1e6
+        sensor_time = at_index / self.config.rate_hz
         host = float(self.clock.to_host(np.array([sensor_time]))[0]) if self.clock.ready else 0.0
         return StreamGap(sensor_time, host, lost, reason)
 
 
-def _saturated(counts: npt.NDArray[np.int16]) -> npt.NDArray[np.bool_]:
-    return np.any((counts == 32767) | (counts == -32768), axis=1)
+def _joined(batches: list[SampleBatch]) -> SampleBatch:
+    if len(batches) == 1:
+        return batches[0]
+    gyr = [b.gyr for b in batches if b.gyr is not None]
+    return SampleBatch(
+        first_index=batches[0].first_index,
+        sensor_time=np.concatenate([b.sensor_time for b in batches]),
+        host_time=np.concatenate([b.host_time for b in batches]),
+        acc=np.concatenate([b.acc for b in batches]),
+        gyr=np.concatenate(gyr) if len(gyr) == len(batches) else None,
+        saturated=np.concatenate([b.saturated for b in batches]),
+    )

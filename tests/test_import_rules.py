@@ -7,7 +7,16 @@ import sys
 
 import pytest
 
-PURE_CORE = ["monitor.codec", "monitor.stream", "monitor.clock"]
+PURE_CORE = [
+    "monitor.codec",
+    "monitor.stream",
+    "monitor.clock",
+    "monitor.sensors",
+    "monitor.sensors.tiltmon",
+    "monitor.sensors.witmotion",
+    "monitor.sensors.polar",
+    "monitor.sensors.movesense",
+]
 
 
 def loaded_after_import(module: str) -> set[str]:
@@ -24,7 +33,16 @@ def test_pure_core_loads_no_io_or_ui(module: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["firmware_sim.peripheral", "firmware_sim.radio", "firmware_sim.protocol"]
+    "module",
+    [
+        "firmware_sim.peripheral",
+        "firmware_sim.radio",
+        "firmware_sim.protocol",
+        "firmware_sim.witmotion",
+        "firmware_sim.polar",
+        "firmware_sim.movesense",
+        "firmware_sim.models",
+    ],
 )
 def test_firmware_sim_stands_alone(module: str) -> None:
     loaded = loaded_after_import(module)

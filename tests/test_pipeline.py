@@ -8,16 +8,16 @@ from firmware_sim.motion import Activity
 from firmware_sim.packets import packetize
 from firmware_sim.simulation import SimulatedRecording, simulate
 from monitor.activity import Posture
-from monitor.codec import SensorConfig
 from monitor.nudge import NudgeConfig, NudgePolicy, NudgeShown, fixed_offset
 from monitor.pipeline import MountingSource, Pipeline, PipelineStep
+from monitor.sensors import StreamFormat
 from monitor.transport.items import LinkEvent, LinkEventKind, Notification, TransportItem
 
 T0 = 1_750_000_000.0  # a weekday around midday UTC
 
 
 def items_of(recording: SimulatedRecording) -> list[TransportItem]:
-    config = SensorConfig(int(recording.rate_hz), 8, 500, True, 19, True)
+    config = StreamFormat(int(recording.rate_hz), 8, 500, True, 19, True)
     items: list[TransportItem] = [LinkEvent(T0, LinkEventKind.CONFIGURED, config=config)]
     items += [Notification(T0 + t + 0.012, payload) for t, payload in packetize(recording)]
     return items

@@ -66,7 +66,9 @@ def remember_sensor(name: str, address: str) -> None:
 def source_from_args(args: argparse.Namespace) -> Source:
     """The sensor options' transport, recorded unless --no-record, as a dashboard source."""
     args = copy.copy(args)
-    label = f"sim:{args.sim}" if args.sim is not None else "sensor"
+    label = "sensor"
+    if args.sim is not None:
+        label = f"sim:{args.sim}" + (f" ({args.sim_model})" if args.sim_model != "tiltmon" else "")
     remember = None
     if args.sim is None:
         remember = remember_sensor

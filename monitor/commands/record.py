@@ -24,7 +24,8 @@ from monitor.recording.reader import SessionState, session_state
 def moniker_from_args(args: argparse.Namespace) -> str:
     """The transport moniker the sensor options name (what the session file says it came from)."""
     if args.sim is not None:
-        return f"sim:{args.sim}"
+        model = getattr(args, "sim_model", "tiltmon")
+        return f"sim:{args.sim}" + (f" ({model})" if model != "tiltmon" else "")
     return f"ble:{args.sensor}" if args.sensor else "ble"
 
 

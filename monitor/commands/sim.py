@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from firmware_sim.peripheral import Faults, simulated_sensor_on_link
+from firmware_sim.models import MODELS, simulated_device_on_link
+from firmware_sim.peripheral import Faults
 from firmware_sim.radio import serve_link
 from firmware_sim.scenarios import scenario_names
 
@@ -22,17 +23,26 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
 
 async def run_sim(args: argparse.Namespace) -> int:
     if args.list:
+        print("sensor models (--sim-model):")
+        for model in MODELS.values():
+            rates = "/".join(str(r) for r in model.rates_hz)
+            extras = [] if model.has_battery_service else ["no battery level"]
+            extras += [] if model.has_gyro else ["no gyroscope"]
+            more = f"; {', '.join(extras)}" if extras else ""
+            print(f"  {model.name:<10} {model.title} ({rates} Hz{more})")
+        print("scenarios:")
         for name in scenario_names():
-            print(name)
+            print(f"  {name}")
         return 0
     faults = faults_from_args(args)
     async with serve_link("127.0.0.1", args.port) as served:
-        peripheral = simulated_sensor_on_link(
-            served.link, args.scenario, seed=args.seed, faults=faults
+        peripheral = simulated_device_on_link(
+            served.link, args.scenario, model=args.sim_model, seed=args.seed, faults=faults
         )
         await peripheral.start()
         print(
-            f"simulated sensor {peripheral.device.name!r} ({args.scenario}, seed {args.seed})"
+            f"simulated {MODELS[args.sim_model].title} {peripheral.device.name!r}"
+            f" ({args.scenario}, seed {args.seed})"
             f" on {served.transport_spec}\n"
             f"connect with:  tiltmon stream --radio {served.transport_spec}\n"
             f"          or:  TILTMON_RADIO={served.transport_spec} tiltmon stream",

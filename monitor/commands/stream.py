@@ -31,7 +31,11 @@ def transport_from_args(args: argparse.Namespace) -> Transport:
         from monitor.commands.sim import faults_from_args
 
         return open_transport(
-            f"sim:{args.sim}", seed=args.seed, faults=faults_from_args(args), settings=settings
+            f"sim:{args.sim}",
+            seed=args.seed,
+            model=args.sim_model,
+            faults=faults_from_args(args),
+            settings=settings,
         )
     target = f"ble:{args.sensor}" if args.sensor else "ble"
     return open_transport(target, settings=settings, radio=args.radio)
@@ -167,8 +171,10 @@ async def _stream(args: argparse.Namespace) -> int:
         summary = live.summary(overflowed=transport.overflowed)
         if args.json:
             record = {"recording": str(recorder.path)} if recorder is not None else {}
-            print(json.dumps(summary.as_dict() | record))
+            print(json.dumps(summary.as_dict() | record | _firmware_counters(transport)))
         else:
+            if summary.note:
+                print(f"\nnote: {summary.note}")
             print(
                 f"\n{summary.samples} samples at {summary.rate_hz} Hz over"
                 f" {summary.sensor_seconds:.1f} s; lost {summary.lost},"
@@ -177,6 +183,18 @@ async def _stream(args: argparse.Namespace) -> int:
             if recorder is not None:
                 print(f"recorded to {recorder.path}")
     return 0
+
+
+def _firmware_counters(transport: Transport) -> dict[str, object]:
+    """For a simulated sensor, what its firmware did (to compare with what arrived)."""
+    inner = getattr(transport, "inner", transport)
+    peripheral = getattr(inner, "peripheral", None)
+    if peripheral is None:
+        return {}
+    counters = peripheral.counters
+    return {
+        "firmware": dataclasses.asdict(counters) | {"samples_spanned": counters.samples_spanned}
+    }
 
 
 async def run_scan(args: argparse.Namespace) -> int:
@@ -190,10 +208,10 @@ async def run_scan(args: argparse.Namespace) -> int:
     else:
         sensors = await scan(args.seconds)
     if args.json:
-        print(json.dumps([{"name": s.name, "address": s.address, "rssi": s.rssi} for s in sensors]))
+        print(json.dumps([dataclasses.asdict(s) for s in sensors]))
     elif not sensors:
-        print("no tiltmon sensors found")
+        print("no sensors tiltmon knows found")
     else:
         for sensor in sensors:
-            print(f"{sensor.address}  {sensor.rssi:4d} dBm  {sensor.name}")
+            print(f"{sensor.address}  {sensor.rssi:4d} dBm  {sensor.name}  ({sensor.protocol})")
     return 0 if sensors else 1

@@ -26,7 +26,6 @@ from urllib.parse import quote
 
 import numpy as np
 
-from monitor.codec import SensorConfig
 from monitor.recording.paths import is_being_written
 from monitor.recording.schema import (
     APP,
@@ -39,6 +38,8 @@ from monitor.recording.schema import (
     device_info_from,
     link_event_from,
 )
+from monitor.sensors import DEFAULT_PROTOCOL
+from monitor.sensors.base import StreamFormat
 from monitor.transport.items import DeviceInfo, LinkEvent, LinkEventKind, Notification
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -58,10 +59,15 @@ class SessionInfo:
     tiltmon_version: str
     transport: str
     device: DeviceInfo | None
-    config: SensorConfig | None
+    config: StreamFormat | None
     packets: int
     samples: int
     schema_version: int
+
+    @property
+    def protocol(self) -> str:
+        """The wire protocol of the recorded payloads (recordings before names: tiltmon)."""
+        return self.config.protocol if self.config is not None else DEFAULT_PROTOCOL
 
     @property
     def complete(self) -> bool:

@@ -11,8 +11,8 @@ import dataclasses
 import json
 from typing import Any
 
-from monitor.codec import SensorConfig
 from monitor.errors import MonitorError
+from monitor.sensors.base import StreamFormat
 from monitor.transport.items import DeviceInfo, LinkEvent, LinkEventKind
 
 # "TLTM": marks a SQLite file as a tiltmon recording (PRAGMA application_id).
@@ -94,8 +94,9 @@ def link_event_from(at: float, kind: str, data: dict[str, Any]) -> LinkEvent:
         raise RecordingError(f"unreadable {kind!r} link event: {exc}") from exc
 
 
-def config_from(data: dict[str, Any]) -> SensorConfig:
-    return SensorConfig(**_known_fields(SensorConfig, data))
+def config_from(data: dict[str, Any]) -> StreamFormat:
+    """A recorded stream format; recordings from before protocols had names are tiltmon's."""
+    return StreamFormat(**_known_fields(StreamFormat, data))
 
 
 def device_info_from(data: dict[str, Any]) -> DeviceInfo:

@@ -41,6 +41,8 @@ from monitor.recording.schema import (
     dumps,
     link_event_data,
 )
+from monitor.sensors import DEFAULT_PROTOCOL, SensorProtocol
+from monitor.sensors import protocol as protocol_named
 from monitor.transport.items import LinkEvent, LinkEventKind, Notification, TransportItem
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,6 @@ PAGE_SIZE = 4096
 # While commits fail (a full disk), notifications wait in memory up to this many; beyond it the
 # oldest waiting ones are given up (and counted), so monitoring goes on in bounded memory.
 MAX_WAITING_PACKETS = 60_000  # about 15 MB; 100 minutes at 200 Hz
-_COUNT_OFFSET = 8  # the IMU header's sample count byte (docs/protocol.md)
 _MAX_CHUNK = 4096  # notifications per row at most: keeps rows modest if commits are rare
 # A second's packets make a row of 1–3 kB, and two such rows do not fit a 4 kB page: stored as
 # they are, they would waste a third of the file. So the rows of consecutive commits are merged
@@ -126,6 +127,9 @@ class SessionRecorder:
             "transport": transport,
         }
         self._run: _Run | None = None
+        # Counts the samples each payload announces, for listings; the configured event says
+        # which protocol the payloads speak (and is itself recorded, for replay to decode).
+        self._protocol: SensorProtocol = protocol_named(DEFAULT_PROTOCOL)
         self.packets = 0
         self.samples = 0
         self.last_at: float | None = None
@@ -291,7 +295,7 @@ class SessionRecorder:
         seq, times, payloads = self._chunk_seq, self._times, self._payloads
         self._times = []
         self._payloads = []
-        row = _chunk_row(seq, times, payloads)
+        row = _chunk_row(seq, times, payloads, self._protocol)
         self._chunks.append(row)
         self.packets += len(payloads)
         self.samples += row[2]
@@ -309,15 +313,17 @@ class SessionRecorder:
     def _seal_run(self) -> None:
         run, self._run = self._run, None
         if run is not None and run.rows > 1:
-            merged = _chunk_row(run.first_seq, run.times, run.payloads)
+            merged = _chunk_row(run.first_seq, run.times, run.payloads, self._protocol)
             self._merges.append((run.first_seq, run.next_seq - 1, merged))
 
     def _note_link_metadata(self, event: LinkEvent) -> None:
         data = link_event_data(event)
         if event.kind is LinkEventKind.DEVICE_INFO and "device_info" in data:
             self._meta["device"] = data["device_info"]
-        elif event.kind is LinkEventKind.CONFIGURED and "config" in data:
+        elif event.kind is LinkEventKind.CONFIGURED and event.config is not None:
             self._meta["config"] = data["config"]
+            self._meta["protocol"] = event.config.protocol
+            self._protocol = protocol_named(event.config.protocol)
 
     # --- context manager ----------------------------------------------------------------------
 
@@ -333,11 +339,13 @@ class SessionRecorder:
         self.close()
 
 
-def _chunk_row(seq: int, times: list[float], payloads: list[bytes]) -> ChunkRow:
+def _chunk_row(
+    seq: int, times: list[float], payloads: list[bytes], protocol: SensorProtocol
+) -> ChunkRow:
     """A row of the chunks table (docs/recording.md)."""
     times_blob = np.array(times, dtype="<f8").tobytes()
     lengths = np.array([len(p) for p in payloads], dtype="<u2").tobytes()
     data = b"".join(payloads)
-    samples = sum(p[_COUNT_OFFSET] for p in payloads if len(p) > _COUNT_OFFSET)
+    samples = sum(protocol.samples_in(p) for p in payloads)
     crc = zlib.crc32(data, zlib.crc32(lengths, zlib.crc32(times_blob)))
     return (seq, len(payloads), samples, times[0], times[-1], crc, times_blob, lengths, data)

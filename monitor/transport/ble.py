@@ -1,8 +1,12 @@
-"""The BLE transport: find a tiltmon sensor, configure it, stream, and keep the link alive.
+"""The BLE transport: find a sensor, configure it, stream, and keep the link alive.
 
-The only module of ``monitor`` that imports bleak. It speaks to any bleak backend: the platform's
-(BlueZ, CoreBluetooth, WinRT) for real hardware, or firmware_sim's virtual radio for the simulated
-sensor, so the code under test is the code that talks to a real belt clip.
+The only module of ``monitor`` that imports bleak. It knows no wire protocol: the protocol
+module (:mod:`monitor.sensors`) that recognises the advertisement says how to configure and
+start the device, through the small GATT port (:class:`~monitor.sensors.base.GattLink`) this
+module implements on a bleak client; the raw notifications go on to the stream undecoded.
+It speaks to any bleak backend: the platform's (BlueZ, CoreBluetooth, WinRT) for real hardware,
+or firmware_sim's virtual radio for the simulated sensors, so the code under test is the code
+that talks to a real belt clip.
 
 Notifications are bridged from bleak's callbacks into an async iterator through a bounded queue.
 When the queue is full (the consumer stalled for minutes) new packets are dropped and counted in
@@ -17,7 +21,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
@@ -29,12 +33,20 @@ from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakError
 from bleak_retry_connector import establish_connection
 
-from monitor import codec
 from monitor.errors import (
     BluetoothUnavailableError,
     DecodeError,
     SensorError,
     SensorNotFoundError,
+)
+from monitor.sensors import PROTOCOLS, SensorProtocol, recognise
+from monitor.sensors import protocol as protocol_named
+from monitor.sensors.base import (
+    BATTERY_LEVEL_UUID,
+    DEVICE_INFO_UUIDS,
+    StreamFormat,
+    StreamSettings,
+    decode_battery_level,
 )
 from monitor.transport.items import (
     DeviceInfo,
@@ -55,18 +67,23 @@ QUEUE_PACKETS = 20_000  # about 30 minutes of 200 Hz data in 19-sample packets
 _COMMAND_TIMEOUT_S = 5.0
 
 
+__all__ = [
+    "RADIO_ENV_VAR",
+    "BleTransport",
+    "FoundSensor",
+    "ReconnectPolicy",
+    "StreamSettings",
+    "open_virtual_radio",
+    "scan",
+]
+
+
 @dataclass(frozen=True, slots=True)
 class FoundSensor:
     name: str
     address: str
     rssi: int
-
-
-@dataclass(frozen=True, slots=True)
-class StreamSettings:
-    rate_hz: int = 100
-    acc_range_g: int = 8
-    gyr_range_dps: int = 500
+    protocol: str = "tiltmon"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,30 +96,35 @@ class ReconnectPolicy:
 
 
 async def scan(
-    seconds: float = 5.0, *, backend: type[BaseBleakScanner] | None = None
+    seconds: float = 5.0,
+    *,
+    backend: type[BaseBleakScanner] | None = None,
+    protocols: Sequence[SensorProtocol] | None = None,
 ) -> list[FoundSensor]:
-    """List the tiltmon sensors in range, strongest first."""
+    """List the sensors in range that a protocol module recognises, strongest first."""
+    among = list(protocols) if protocols is not None else list(PROTOCOLS.values())
     try:
-        found = await _discover(seconds, backend)
+        found = await _discover(seconds, backend, among)
     except (BleakError, OSError) as exc:
         if _bluetooth_unavailable(exc):
             raise BluetoothUnavailableError(_NO_BLUETOOTH.format(exc)) from exc
         raise SensorError(f"scanning failed: {exc}") from exc
-    sensors = [
-        FoundSensor(adv.local_name or device.name or "", device.address, adv.rssi)
-        for device, adv in found.values()
-        if codec.IMU_SERVICE_UUID in [u.lower() for u in adv.service_uuids]
-    ]
+    sensors = []
+    for device, adv in found.values():
+        name = adv.local_name or device.name or ""
+        known = recognise(name, adv.service_uuids, among)
+        if known is not None:
+            sensors.append(FoundSensor(name, device.address, adv.rssi, known.name))
     return sorted(sensors, key=lambda s: -s.rssi)
 
 
 async def _discover(
-    seconds: float, backend: type[BaseBleakScanner] | None
+    seconds: float, backend: type[BaseBleakScanner] | None, among: Sequence[SensorProtocol]
 ) -> dict[str, tuple[BLEDevice, AdvertisementData]]:
     return await BleakScanner.discover(
         timeout=seconds,
         return_adv=True,
-        **_scan_args(backend),
+        **_scan_args(backend, among),
     )
 
 
@@ -153,23 +175,35 @@ def _bluetooth_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and not isinstance(exc, TimeoutError)
 
 
-def _scan_args(backend: type[BaseBleakScanner] | None) -> BleakScanner.ExtraArgs:
-    """Scan for our service; bleak picks the platform's backend unless given one."""
-    args: BleakScanner.ExtraArgs = {"service_uuids": [codec.IMU_SERVICE_UUID]}
+def _scan_args(
+    backend: type[BaseBleakScanner] | None, among: Sequence[SensorProtocol]
+) -> BleakScanner.ExtraArgs:
+    """Let the stack filter by service when every candidate advertises one; bleak picks the
+    platform's backend unless given one."""
+    args: BleakScanner.ExtraArgs = {}
+    if all(not p.name_prefixes for p in among):
+        # Some devices (WitMotion) are known by name only: then the matcher filters.
+        args["service_uuids"] = [u for p in among for u in p.service_uuids]
     if backend is not None:
         args["backend"] = backend
     return args
 
 
-def _matcher(target: str | None) -> Callable[[BLEDevice, AdvertisementData], bool]:
-    """A scan filter for an address, a name, or (None) any tiltmon sensor."""
+def _matcher(
+    target: str | None, among: Sequence[SensorProtocol], found: dict[str, SensorProtocol]
+) -> Callable[[BLEDevice, AdvertisementData], bool]:
+    """A scan filter for an address, a name, or (None) any sensor a protocol module knows;
+    the protocol that recognised a device goes into ``found`` under its address."""
 
     def matches(device: BLEDevice, adv: AdvertisementData) -> bool:
-        if codec.IMU_SERVICE_UUID not in [u.lower() for u in adv.service_uuids]:
+        name = adv.local_name or device.name or ""
+        known = recognise(name, adv.service_uuids, among)
+        if known is None:
             return False
-        if target is None:
-            return True
-        return target.lower() in (device.address.lower(), (adv.local_name or "").lower())
+        if target is not None and target.lower() not in (device.address.lower(), name.lower()):
+            return False
+        found[device.address] = known
+        return True
 
     return matches
 
@@ -181,6 +215,7 @@ class BleTransport:
         self,
         target: str | None = None,
         *,
+        protocols: Sequence[str] | None = None,
         settings: StreamSettings = StreamSettings(),
         policy: ReconnectPolicy = ReconnectPolicy(),
         scanner_backend: type[BaseBleakScanner] | None = None,
@@ -189,6 +224,10 @@ class BleTransport:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.target = target
+        # The protocols to look for (default: every one tiltmon speaks).
+        self.protocols = [protocol_named(name) for name in protocols or PROTOCOLS]
+        self.protocol: SensorProtocol | None = None  # the one the sensor found speaks
+        self._recognised: dict[str, SensorProtocol] = {}
         self.settings = settings
         self.policy = policy
         self._scanner_backend = scanner_backend
@@ -198,8 +237,8 @@ class BleTransport:
         self._radio_spec = radio or os.environ.get(RADIO_ENV_VAR) or None
         self._radio: VirtualRadio | None = None
         self._queue: asyncio.Queue[TransportItem | _LinkDown] = asyncio.Queue(QUEUE_PACKETS)
-        self._responses: asyncio.Queue[codec.ControlResponse] = asyncio.Queue()
         self._client: BleakClient | None = None
+        self._gatt: _BleakGatt | None = None
         self._closing = False
         self._ever_streamed = False  # after the first stream, any error is worth a retry
         self.overflowed = 0
@@ -281,13 +320,14 @@ class BleTransport:
 
     async def _find(self) -> BLEDevice:
         device = await BleakScanner.find_device_by_filter(
-            _matcher(self.target),
+            _matcher(self.target, self.protocols, self._recognised),
             timeout=self.policy.scan_timeout_s,
-            **_scan_args(self._scanner_backend),
+            **_scan_args(self._scanner_backend, self.protocols),
         )
         if device is None:
-            what = f"sensor {self.target!r}" if self.target else "tiltmon sensor"
+            what = f"sensor {self.target!r}" if self.target else "sensor tiltmon knows"
             raise SensorNotFoundError(f"no {what} found in {self.policy.scan_timeout_s:.0f} s")
+        self.protocol = self._recognised[device.address]
         return device
 
     async def _connect(self, device: BLEDevice) -> BleakClient:
@@ -316,7 +356,7 @@ class BleTransport:
         if battery is not None:
             yield LinkEvent(self._clock(), LinkEventKind.BATTERY, battery_percent=battery)
         config = await self._configure(client)
-        yield LinkEvent(self._clock(), LinkEventKind.CONFIGURED, config=config)
+        yield LinkEvent(self._clock(), LinkEventKind.CONFIGURED, config.note, config=config)
         watchdog = max(self.policy.watchdog_s, 4 * config.samples_per_packet / config.rate_hz)
         while True:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
@@ -337,44 +377,18 @@ class BleTransport:
                 return
             yield item
 
-    async def _configure(self, client: BleakClient) -> codec.SensorConfig:
-        await client.start_notify(codec.CONTROL_POINT_UUID, self._on_control_response)
-        config = codec.decode_config(await client.read_gatt_char(codec.CONFIG_UUID))
-        if config.streaming:
-            await self._command(client, codec.encode_stop())
-        wanted = self.settings
-        if config.rate_hz != wanted.rate_hz:
-            await self._command(client, codec.encode_set_rate(wanted.rate_hz))
-        if (config.acc_range_g, config.gyr_range_dps) != (wanted.acc_range_g, wanted.gyr_range_dps):
-            await self._command(
-                client, codec.encode_set_ranges(wanted.acc_range_g, wanted.gyr_range_dps)
-            )
-        await client.start_notify(codec.IMU_DATA_UUID, self._on_imu_data)
-        await self._command(client, codec.encode_start())
-        # Samples per packet is fixed when streaming starts (it follows the MTU): read it now.
-        config = codec.decode_config(await client.read_gatt_char(codec.CONFIG_UUID))
-        if not config.streaming:
-            raise SensorError("sensor accepted start but does not report streaming")
+    async def _configure(self, client: BleakClient) -> StreamFormat:
+        """The protocol module configures and starts the device; then battery news, if any."""
+        assert self.protocol is not None
+        self._gatt = _BleakGatt(client, self._on_data)
+        config = await self.protocol.start(self._gatt, self.settings)
         with contextlib.suppress(BleakError):
-            await client.start_notify(codec.BATTERY_LEVEL_UUID, self._on_battery)
+            await client.start_notify(BATTERY_LEVEL_UUID, self._on_battery)
         return config
-
-    async def _command(self, client: BleakClient, request: bytes) -> None:
-        while not self._responses.empty():
-            self._responses.get_nowait()
-        await client.write_gatt_char(codec.CONTROL_POINT_UUID, request, response=True)
-        async with asyncio.timeout(_COMMAND_TIMEOUT_S):
-            while True:
-                response = await self._responses.get()
-                if response.opcode == request[0]:
-                    break
-        if response.status is not codec.Status.SUCCESS:
-            op = codec.Opcode(request[0]).name
-            raise SensorError(f"sensor refused {op}: {response.status.name}")
 
     async def _read_device_info(self, client: BleakClient) -> DeviceInfo:
         fields: dict[str, str] = {}
-        for name, uuid in codec.DEVICE_INFO_UUIDS.items():
+        for name, uuid in DEVICE_INFO_UUIDS.items():
             try:
                 fields[name] = bytes(await client.read_gatt_char(uuid)).decode("utf-8", "replace")
             except BleakError:
@@ -383,24 +397,18 @@ class BleTransport:
 
     async def _read_battery(self, client: BleakClient) -> int | None:
         try:
-            return codec.decode_battery_level(await client.read_gatt_char(codec.BATTERY_LEVEL_UUID))
+            return decode_battery_level(await client.read_gatt_char(BATTERY_LEVEL_UUID))
         except (BleakError, DecodeError):
-            return None
+            return None  # not every sensor has the Battery service
 
     # --- bleak callbacks: run on the event loop, must not block -------------------------------
 
-    def _on_imu_data(self, _sender: object, data: bytearray) -> None:
+    def _on_data(self, _sender: object, data: bytearray) -> None:
         self._put(Notification(self._clock(), bytes(data)))
-
-    def _on_control_response(self, _sender: object, data: bytearray) -> None:
-        try:
-            self._responses.put_nowait(codec.decode_control_response(data))
-        except DecodeError as exc:
-            log.warning("ignoring malformed control-point response: %s", exc)
 
     def _on_battery(self, _sender: object, data: bytearray) -> None:
         try:
-            level = codec.decode_battery_level(data)
+            level = decode_battery_level(data)
         except DecodeError as exc:
             log.warning("ignoring malformed battery level: %s", exc)
             return
@@ -427,12 +435,14 @@ class BleTransport:
         """Stop streaming and disconnect, so the sensor goes back to idle and saves power."""
         self._closing = True
         client, self._client = self._client, None
+        gatt, self._gatt = self._gatt, None
         if client is None or not client.is_connected:
             return
         with contextlib.suppress(BleakError, SensorError, TimeoutError, OSError):
             async with asyncio.timeout(3.0):
-                await self._command(client, codec.encode_stop())
-                await client.stop_notify(codec.IMU_DATA_UUID)
+                if gatt is not None and self.protocol is not None:
+                    await self.protocol.stop(gatt)
+                    await gatt.unsubscribe_data()
         try:
             await client.disconnect()
         except (asyncio.CancelledError, Exception) as exc:  # the link is gone either way
@@ -443,3 +453,68 @@ class BleTransport:
 @dataclass(frozen=True, slots=True)
 class _LinkDown:
     at: float
+
+
+class _BleakGatt:
+    """The GATT port (:class:`~monitor.sensors.base.GattLink`) on one connected bleak client.
+
+    One subscription per characteristic, whatever it carries: a sensor may answer commands on
+    the characteristic its data arrive on (Movesense), so each notification goes to the stream
+    if it is the data characteristic, and to the request waiting on it, if any.
+    """
+
+    def __init__(self, client: BleakClient, on_data: Callable[[object, bytearray], None]) -> None:
+        self.client = client
+        self._on_data = on_data
+        self._data_uuid: str | None = None
+        self._subscribed: set[str] = set()
+        self._waiting: dict[str, asyncio.Queue[bytes]] = {}
+
+    async def read(self, uuid: str) -> bytes:
+        return bytes(await self.client.read_gatt_char(uuid))
+
+    async def write(self, uuid: str, data: bytes, *, response: bool = True) -> None:
+        await self.client.write_gatt_char(uuid, data, response=response)
+
+    async def request(
+        self, uuid: str, data: bytes, *, answer_uuid: str, answers: Callable[[bytes], bool]
+    ) -> bytes:
+        queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._waiting[answer_uuid] = queue
+        try:
+            await self._subscribe(answer_uuid)
+            await self.client.write_gatt_char(uuid, data, response=True)
+            async with asyncio.timeout(_COMMAND_TIMEOUT_S):
+                while True:
+                    answer = await queue.get()
+                    if answers(answer):
+                        return answer
+        except TimeoutError as exc:
+            raise SensorError(
+                f"sensor did not answer {data.hex(' ')} within {_COMMAND_TIMEOUT_S:.0f} s"
+            ) from exc
+        finally:
+            self._waiting.pop(answer_uuid, None)
+
+    async def subscribe_data(self, uuid: str) -> None:
+        self._data_uuid = uuid
+        await self._subscribe(uuid)
+
+    async def unsubscribe_data(self) -> None:
+        if self._data_uuid is not None:
+            self._subscribed.discard(self._data_uuid)
+            await self.client.stop_notify(self._data_uuid)
+
+    async def _subscribe(self, uuid: str) -> None:
+        if uuid not in self._subscribed:
+            self._subscribed.add(uuid)
+            await self.client.start_notify(
+                uuid, lambda sender, value: self._dispatch(uuid, sender, value)
+            )
+
+    def _dispatch(self, uuid: str, sender: object, value: bytearray) -> None:
+        if uuid == self._data_uuid:
+            self._on_data(sender, value)
+        waiting = self._waiting.get(uuid)
+        if waiting is not None:
+            waiting.put_nowait(bytes(value))

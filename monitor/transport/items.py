@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from monitor.codec import SensorConfig
+from monitor.sensors.base import StreamFormat
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ class Notification:
 
 class LinkEventKind(enum.StrEnum):
     CONNECTED = "connected"  # link up, before configuration
-    CONFIGURED = "configured"  # configuration read and streaming started: carries `config`
+    CONFIGURED = "configured"  # sensor configured and streaming: carries its StreamFormat
     DISCONNECTED = "disconnected"  # link lost (or closed, when `expected`)
     RECONNECTING = "reconnecting"  # a new attempt is about to start
     STALLED = "stalled"  # link up but no data for the watchdog's time
@@ -46,7 +46,7 @@ class LinkEvent:
     at: float  # host wall-clock seconds
     kind: LinkEventKind
     detail: str = ""
-    config: SensorConfig | None = None
+    config: StreamFormat | None = None  # what the sensor streams, and in which protocol
     battery_percent: int | None = None
     device_info: DeviceInfo | None = None
     expected: bool = False  # a disconnect we asked for

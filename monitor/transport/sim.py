@@ -1,6 +1,7 @@
-"""``sim:SCENARIO``: the simulated sensor, reached through the real BLE client.
+"""``sim:SCENARIO``: a simulated sensor, reached through the real BLE client.
 
-The firmware simulator runs as a bumble GATT peripheral on an in-process virtual link; the
+The firmware simulator runs as a bumble GATT peripheral on an in-process virtual link, as one of
+the sensor models (``model=``: the tiltmon profile, WitMotion, ...; see firmware_sim.models); the
 client is the unchanged :class:`~monitor.transport.ble.BleTransport` on a virtual radio on the
 same link. Nothing is mocked: every byte crosses bumble's HCI, L2CAP, ATT and GATT layers.
 """
@@ -13,7 +14,8 @@ from typing import Self
 
 from bumble.link import LocalLink
 
-from firmware_sim.peripheral import Faults, SimulatedPeripheral, simulated_sensor_on_link
+from firmware_sim.models import DEFAULT_MODEL, MODELS, simulated_device_on_link
+from firmware_sim.peripheral import Faults, SimulatedDevice
 from firmware_sim.radio import VirtualRadio
 from monitor.transport.ble import BleTransport, ReconnectPolicy, StreamSettings
 from monitor.transport.items import TransportItem
@@ -25,29 +27,34 @@ class SimulatedSensorTransport:
         scenario: str = "desk_short",
         *,
         seed: int = 0,
+        model: str = DEFAULT_MODEL,
         faults: Faults = Faults(),
         settings: StreamSettings = StreamSettings(),
         policy: ReconnectPolicy = ReconnectPolicy(),
     ) -> None:
         self.scenario = scenario
         self.seed = seed
+        if model not in MODELS:
+            raise ValueError(f"unknown sensor model {model!r}: use one of {', '.join(MODELS)}")
+        self.model = model
         self.faults = faults
         self.settings = settings
         self.policy = policy
-        self.peripheral: SimulatedPeripheral | None = None
+        self.peripheral: SimulatedDevice | None = None
         self._radio: VirtualRadio | None = None
         self._ble: BleTransport | None = None
 
     async def __aenter__(self) -> Self:
         link = LocalLink()
-        self.peripheral = simulated_sensor_on_link(
-            link, self.scenario, seed=self.seed, faults=self.faults
+        self.peripheral = simulated_device_on_link(
+            link, self.scenario, model=self.model, seed=self.seed, faults=self.faults
         )
         await self.peripheral.start()
         self._radio = VirtualRadio(link=link)
         await self._radio.open()
         self._ble = BleTransport(
             None,
+            protocols=[MODELS[self.model].protocol],
             settings=self.settings,
             policy=self.policy,
             scanner_backend=self._radio.scanner_backend,

@@ -20,8 +20,8 @@ from calibration import (
 from firmware_sim import protocol as fw
 from firmware_sim import simulate
 from monitor.cli import build_parser
-from monitor.codec import SensorConfig
 from monitor.commands.calibrate import CalibrationTimeoutError, calibrate_items, profile_from
+from monitor.sensors import StreamFormat
 from monitor.transport.items import DeviceInfo, LinkEvent, LinkEventKind, Notification
 
 PER_PACKET = 19
@@ -29,7 +29,7 @@ PER_PACKET = 19
 
 async def items(scenario: str, seed: int, seconds: float | None = None) -> AsyncIterator[object]:
     rec = simulate(scenario, seed=seed, duration_s=seconds)
-    config = SensorConfig(100, rec.acc_range_g, rec.gyr_range_dps, True, PER_PACKET, True)
+    config = StreamFormat(100, rec.acc_range_g, rec.gyr_range_dps, True, PER_PACKET, True)
     info = DeviceInfo(name="tiltmon", address="AA:BB", serial=f"SIM-{seed:04d}")
     yield LinkEvent(0.0, LinkEventKind.DEVICE_INFO, device_info=info)
     yield LinkEvent(0.0, LinkEventKind.CONFIGURED, config=config)

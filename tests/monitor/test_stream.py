@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from firmware_sim import protocol as fw
-from monitor.codec import SensorConfig
+from monitor.sensors.tiltmon import SensorConfig
 from monitor.stream import GapReason, MalformedPacket, SampleBatch, StreamAssembler, StreamGap
 from monitor.transport.items import LinkEvent, LinkEventKind, Notification
 
@@ -42,7 +42,7 @@ def note(seq: int, first_index: int, *, at_index: int | None = None) -> Notifica
 
 
 def configured(at: float = 0.0) -> LinkEvent:
-    return LinkEvent(at, LinkEventKind.CONFIGURED, config=CONFIG)
+    return LinkEvent(at, LinkEventKind.CONFIGURED, config=CONFIG.stream_format())
 
 
 def host_time(index: int, latency: float = 0.004) -> float:

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from firmware_sim import protocol as fw
-from monitor.codec import SensorConfig
 from monitor.recording import SessionRecorder
+from monitor.sensors import StreamFormat
 from monitor.transport.items import DeviceInfo, LinkEvent, LinkEventKind, Notification
 
 PER_PACKET = 19
@@ -18,8 +18,8 @@ DEVICE = DeviceInfo("tiltmon", "AA:BB", "tiltmon project", "TM1", "SN-1", "1", "
 Item = Notification | LinkEvent
 
 
-def config(rate: int) -> SensorConfig:
-    return SensorConfig(rate, 8, 500, True, PER_PACKET, True)
+def config(rate: int) -> StreamFormat:
+    return StreamFormat(rate, 8, 500, True, PER_PACKET, True)
 
 
 def synthetic_items(seconds: float, rate: int = 200, *, seed: int = 0) -> list[Item]:

@@ -11,12 +11,12 @@ from recording_helpers import T0, write_session
 from firmware_sim.packets import packetize
 from firmware_sim.peripheral import Faults
 from firmware_sim.simulation import simulate
-from monitor.codec import SensorConfig
 from monitor.live import LiveStream, stream_for
 from monitor.nudge import NudgeConfig, NudgePolicy, NudgeShown, fixed_offset
 from monitor.pipeline import Pipeline, PipelineStep
 from monitor.recording import RecordingTransport, SessionRecorder
 from monitor.recording.summary import summarise_replay
+from monitor.sensors import StreamFormat
 from monitor.transport.ble import ReconnectPolicy, StreamSettings
 from monitor.transport.items import LinkEvent, LinkEventKind, Notification, TransportItem
 from monitor.transport.replay import ReplayTransport
@@ -50,7 +50,7 @@ async def replay_steps(path: Path, policy: NudgePolicy) -> list[PipelineStep]:
 
 async def test_a_long_sit_replays_to_the_same_timeline_and_nudges(tmp_path: Path) -> None:
     rec = simulate("sitting", seed=6, rate_hz=25, duration_s=27 * 60)
-    config = SensorConfig(25, 8, 500, True, 19, True)
+    config = StreamFormat(25, 8, 500, True, 19, True)
     items: list[TransportItem] = [LinkEvent(T0, LinkEventKind.CONFIGURED, config=config)]
     items += [Notification(T0 + t + 0.01, payload) for t, payload in packetize(rec)]
     live = Pipeline(nudges=short_nudges())

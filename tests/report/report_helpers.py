@@ -9,8 +9,8 @@ import numpy as np
 from firmware_sim.motion import Activity
 from firmware_sim.packets import packetize
 from firmware_sim.simulation import SimulatedRecording, simulate
-from monitor.codec import SensorConfig
 from monitor.recording import SessionRecorder
+from monitor.sensors import StreamFormat
 from monitor.transport.items import (
     DeviceInfo,
     LinkEvent,
@@ -24,8 +24,8 @@ PER_PACKET = 19
 DEVICE = DeviceInfo("tiltmon", "AA:BB", "tiltmon project", "TM1", "SN-REPORT", "1", "0.3")
 
 
-def config(rate: int) -> SensorConfig:
-    return SensorConfig(rate, 8, 500, True, PER_PACKET, True)
+def config(rate: int) -> StreamFormat:
+    return StreamFormat(rate, 8, 500, True, PER_PACKET, True)
 
 
 def session_items(

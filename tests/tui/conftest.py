@@ -13,11 +13,11 @@ from textual.pilot import Pilot
 
 from firmware_sim.packets import packetize
 from firmware_sim.simulation import simulate
-from monitor.codec import SensorConfig
 from monitor.config import load_config
 from monitor.live import LiveStream
 from monitor.nudge import NudgePolicy, fixed_offset
 from monitor.pipeline import Pipeline
+from monitor.sensors import StreamFormat
 from monitor.transport.items import (
     DeviceInfo,
     LinkEvent,
@@ -49,7 +49,7 @@ class SimItems:
 @functools.cache
 def sim_items(scenario: str, seed: int, rate_hz: int, duration_s: float | None = None) -> SimItems:
     rec = simulate(scenario, seed=seed, rate_hz=rate_hz, duration_s=duration_s)
-    config = SensorConfig(rate_hz, 8, 500, True, 19, True)
+    config = StreamFormat(rate_hz, 8, 500, True, 19, True)
     items: list[TransportItem] = [
         LinkEvent(T0, LinkEventKind.CONNECTED, DEVICE.address),
         LinkEvent(T0, LinkEventKind.DEVICE_INFO, device_info=DEVICE),

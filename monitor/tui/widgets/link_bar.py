@@ -74,6 +74,10 @@ class LinkBar(LivePanel):
             figures.append(f"{link.rate_hz} Hz")
         if link.battery_percent is not None:
             figures.append(f"battery {link.battery_percent}%")
+        elif link.streaming:
+            figures.append("no battery level")  # the sensor has no Battery service
+        if link.note:
+            figures.append(link.note)  # what the sensor could not do as asked
         figures.append(f"lost {stats.lost}")
         if stats.reconnects:
             figures.append(f"reconnects {stats.reconnects}")
