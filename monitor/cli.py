@@ -179,8 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "input",
         nargs="+",
-        help="CSV with a header row; with --out-dir: several files, folders (searched for *.csv)"
-        " or glob patterns",
+        help="CSV with a header row; with --out-dir: several files (CSV or .tiltmon sessions),"
+        " folders (searched for both) or glob patterns",
     )
     analyze.add_argument("--out", type=Path, help="CSV to write, a row a second")
     analyze.add_argument("--force", action="store_true", help="replace --out if it exists")

@@ -227,3 +227,17 @@ def _json_default(value: object) -> object:
     if isinstance(value, np.ndarray):
         return value.tolist()
     return str(value)
+
+
+async def export_recording(path: Path, out: Path) -> CsvExporter:
+    """Replay the recording ``path`` through the pipeline into ``out`` and its events file."""
+    from monitor.recording.summary import summarise_replay
+    from monitor.transport.replay import ReplayTransport
+
+    async with ReplayTransport(path, speed=None) as transport:
+        assert transport.recording is not None
+        with CsvExporter(out) as exporter:
+            for event in transport.recording.app_events():
+                exporter.app_event(event.at, event.kind, event.data)
+            await summarise_replay(transport, on_step=exporter.on_step, on_event=exporter.on_event)
+    return exporter

@@ -23,13 +23,13 @@ from typing import Any
 
 from monitor import __version__
 from monitor.activity import ActivitySnapshot, Posture, TiltZone
-from monitor.analysis_file import ReadOptions, analyse_csv, write_analysis
+from monitor.analysis_file import FileAnalysis, ReadOptions, analyse_csv, write_analysis
 from monitor.errors import MonitorError
 from monitor.nudge import NudgeShown
 from monitor.private_files import private_output
 from monitor.totals import MAX_STEP_S, ActivityTotals
 
-INPUT_SUFFIXES = (".csv",)
+INPUT_SUFFIXES = (".csv", ".tiltmon")  # CSV from any device, or tiltmon's own sessions
 SUMMARY_COLUMNS = (
     "recording",
     "date",
@@ -94,7 +94,7 @@ def expand_inputs(specs: Sequence[str]) -> list[Path]:
             matches = sorted(Path(p) for p in glob.glob(spec, recursive=True))
             matches = [p for p in matches if p.is_file() and p.suffix.lower() in INPUT_SUFFIXES]
             if not matches:
-                raise StudyError(f"{spec}: no such file, folder or matching CSV")
+                raise StudyError(f"{spec}: no such file, folder, or matching CSV or session")
         for match in matches:
             found.setdefault(match.resolve(), None)
     if not found:
@@ -128,13 +128,31 @@ def run_task(task: Task) -> TaskResult:
     if previous is not None and previous.get("key") == key and task.output.exists():
         return TaskResult(task, list(previous["rows"]), skipped=True)
     try:
-        analysed = analyse_csv(task.source, task.options)
+        analysed = _analyse_source(task)
         write_analysis(task.output, analysed.analysis, analysed.offset, gaps=analysed.gaps)
     except (MonitorError, OSError) as exc:
         return TaskResult(task, [_failed_row(task, str(exc))], error=str(exc))
     rows = summary_rows(task.name, analysed.analysis.snapshots, analysed.analysis.nudges)
     _write_marker(task.done_marker, {"key": key, "rows": rows})
     return TaskResult(task, rows)
+
+
+def _analyse_source(task: Task) -> FileAnalysis:
+    """A CSV as the options say; a tiltmon session through its own export (SI units, Unix time),
+    which is removed again afterwards."""
+    if task.source.suffix.lower() != ".tiltmon":
+        return analyse_csv(task.source, task.options)
+    import asyncio
+
+    from monitor.export import events_path, export_recording
+
+    samples = task.out_dir / f".{task.name}.samples.csv"
+    try:
+        asyncio.run(export_recording(task.source, samples))
+        return analyse_csv(samples, ReadOptions())
+    finally:
+        samples.unlink(missing_ok=True)
+        events_path(samples).unlink(missing_ok=True)
 
 
 def summary_rows(

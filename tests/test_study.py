@@ -170,3 +170,29 @@ def test_sitting_time_matches_the_truth(cohort: Path, tmp_path: Path) -> None:
     (row,) = read_rows(out / "summary.csv")
     true_min = float(np.sum(activity == Activity.SITTING)) / 25 / 60
     assert float(row["sitting_min"]) == pytest.approx(true_min, abs=0.3)
+
+
+def test_tiltmon_sessions_are_analysed_alongside_csv_files(tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).parent / "report"))
+    from report_helpers import write_sim_session
+
+    folder = tmp_path / "cohort"
+    folder.mkdir()
+    write_sim_session(folder / "session-a.tiltmon", "desk_short", T0, seed=4)
+    write_csv(folder / "p01.csv", "desk_short", seed=1)
+    out = tmp_path / "out"
+    result = run_cli("analyze", str(folder), "--out-dir", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = {r["recording"]: r for r in read_rows(out / "summary.csv")}
+    assert set(rows) == {"session-a", "p01"}
+    assert rows["session-a"]["status"] == "ok"
+    assert float(rows["session-a"]["sitting_min"]) > 1.0
+    seconds = read_rows(out / "session-a.seconds.csv")
+    assert {"sitting", "standing"} <= {r["posture"] for r in seconds}
+    # the intermediate export is gone; the session itself is untouched
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "p01.seconds.csv",
+        "session-a.seconds.csv",
+        "summary.csv",
+    ]
+    assert not list(out.glob(".*samples*"))

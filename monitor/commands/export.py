@@ -7,10 +7,8 @@ from pathlib import Path
 
 from monitor.commands.replay import resolve_recording
 from monitor.errors import MonitorError
-from monitor.export import CsvExporter, events_path
+from monitor.export import events_path, export_recording
 from monitor.private_files import check_output
-from monitor.recording.summary import summarise_replay
-from monitor.transport.replay import ReplayTransport
 
 
 async def run_export(args: argparse.Namespace) -> int:
@@ -22,12 +20,7 @@ async def run_export(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else path.with_suffix(".csv")
     for target in (out, events_path(out)):
         check_output(target, inputs=[path], force=args.force)
-    async with ReplayTransport(path, speed=None) as transport:
-        assert transport.recording is not None
-        with CsvExporter(out) as exporter:
-            for event in transport.recording.app_events():
-                exporter.app_event(event.at, event.kind, event.data)
-            await summarise_replay(transport, on_step=exporter.on_step, on_event=exporter.on_event)
+    exporter = await export_recording(path, out)
     print(
         f"wrote {exporter.sample_rows} samples to {exporter.samples_path}"
         f" and {exporter.event_rows} events to {exporter.events_path}"
