@@ -22,7 +22,6 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 from bumble import data_types
-from bumble.core import AdvertisingData
 from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
@@ -100,18 +99,7 @@ class MovesenseDevice(SimulatedDevice):
             CharacteristicValue(read=self._reject_read, write=self._reject_write),
         )
         self.device.add_services([Service(SERVICE_UUID, [self.write_char, self.notify_char])])
-        self.device.advertising_data = bytes(
-            AdvertisingData(
-                [
-                    data_types.Flags(
-                        AdvertisingData.Flags.LE_GENERAL_DISCOVERABLE_MODE
-                        | AdvertisingData.Flags.BR_EDR_NOT_SUPPORTED
-                    ),
-                    data_types.CompleteLocalName(self.device.name),
-                ]
-            )
-        )
-        self.device.on(Device.EVENT_CONNECTION, self._on_connection)
+        self._listen([data_types.CompleteLocalName(self.device.name)])
 
     def _on_command(self, connection: Connection, value: bytes) -> None:
         value = bytes(value)

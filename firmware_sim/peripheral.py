@@ -162,6 +162,29 @@ class SimulatedDevice:
     def _reject_read(self, _conn: Connection) -> bytes:
         raise att.ATT_Error(att.ErrorCode.READ_NOT_PERMITTED)
 
+    # --- GATT pieces every model shares ------------------------------------------------------
+
+    def _listen(self, advertised: list[Any]) -> None:
+        """Advertise ``advertised`` after the discoverable flags; take connections."""
+        flags = data_types.Flags(
+            AdvertisingData.Flags.LE_GENERAL_DISCOVERABLE_MODE
+            | AdvertisingData.Flags.BR_EDR_NOT_SUPPORTED
+        )
+        self.device.advertising_data = bytes(AdvertisingData([flags, *advertised]))
+        self.device.on(Device.EVENT_CONNECTION, self._on_connection)
+
+    @staticmethod
+    def _device_info_service(info: list[tuple[str, str]]) -> Service:
+        """The standard Device Information service: read-only strings."""
+        read = Characteristic.Properties.READ
+        return Service(
+            p.DEVICE_INFO_SERVICE_UUID,
+            [
+                Characteristic(uuid, read, Characteristic.READABLE, text.encode())
+                for uuid, text in info
+            ],
+        )
+
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -380,30 +403,17 @@ class SimulatedPeripheral(SimulatedDevice):
             [
                 Service(p.IMU_SERVICE_UUID, [self.imu_data, self.config_char, self.control_point]),
                 Service(p.BATTERY_SERVICE_UUID, [self.battery_level]),
-                Service(
-                    p.DEVICE_INFO_SERVICE_UUID,
-                    [
-                        Characteristic(uuid, props.READ, Characteristic.READABLE, value.encode())
-                        for uuid, value in info
-                    ],
-                ),
+                self._device_info_service(info),
             ]
         )
-        self.device.advertising_data = bytes(
-            AdvertisingData(
-                [
-                    data_types.Flags(
-                        AdvertisingData.Flags.LE_GENERAL_DISCOVERABLE_MODE
-                        | AdvertisingData.Flags.BR_EDR_NOT_SUPPORTED
-                    ),
-                    data_types.CompleteListOf128BitServiceUUIDs([UUID(p.IMU_SERVICE_UUID)]),
-                    # bumble's virtual controller echoes the advertisement as the scan response,
-                    # so the name has to ride in the advertisement itself.
-                    data_types.CompleteLocalName(self.device.name[:8]),
-                ]
-            )
+        self._listen(
+            [
+                data_types.CompleteListOf128BitServiceUUIDs([UUID(p.IMU_SERVICE_UUID)]),
+                # bumble's virtual controller echoes the advertisement as the scan response,
+                # so the name has to ride in the advertisement itself.
+                data_types.CompleteLocalName(self.device.name[:8]),
+            ]
         )
-        self.device.on(Device.EVENT_CONNECTION, self._on_connection)
 
     def _on_battery_change(self, connection: Connection, percent: int) -> None:
         asyncio.get_running_loop().create_task(self._notify_battery(connection, percent))

@@ -23,7 +23,6 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 from bumble import data_types
-from bumble.core import AdvertisingData
 from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
@@ -144,27 +143,10 @@ class PolarDevice(SimulatedDevice):
             [
                 Service(SERVICE_UUID, [self.control_point, self.data]),
                 Service(p.BATTERY_SERVICE_UUID, [self.battery_level]),
-                Service(
-                    p.DEVICE_INFO_SERVICE_UUID,
-                    [
-                        Characteristic(uuid, props.READ, Characteristic.READABLE, value.encode())
-                        for uuid, value in info
-                    ],
-                ),
+                self._device_info_service(info),
             ]
         )
-        self.device.advertising_data = bytes(
-            AdvertisingData(
-                [
-                    data_types.Flags(
-                        AdvertisingData.Flags.LE_GENERAL_DISCOVERABLE_MODE
-                        | AdvertisingData.Flags.BR_EDR_NOT_SUPPORTED
-                    ),
-                    data_types.CompleteLocalName(self.device.name),
-                ]
-            )
-        )
-        self.device.on(Device.EVENT_CONNECTION, self._on_connection)
+        self._listen([data_types.CompleteLocalName(self.device.name)])
 
     # --- control point ---------------------------------------------------------------------
 

@@ -25,7 +25,6 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 from bumble import data_types
-from bumble.core import AdvertisingData
 from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
@@ -126,18 +125,7 @@ class WitMotionDevice(SimulatedDevice):
         self.data_char.on(self.data_char.EVENT_SUBSCRIPTION, self._on_subscription)
         self.device.add_services([Service(SERVICE_UUID, [self.data_char, self.write_char])])
         # Known by its name, as the vendor's app finds it: no service UUID in the advertisement.
-        self.device.advertising_data = bytes(
-            AdvertisingData(
-                [
-                    data_types.Flags(
-                        AdvertisingData.Flags.LE_GENERAL_DISCOVERABLE_MODE
-                        | AdvertisingData.Flags.BR_EDR_NOT_SUPPORTED
-                    ),
-                    data_types.CompleteLocalName(self.device.name),
-                ]
-            )
-        )
-        self.device.on(Device.EVENT_CONNECTION, self._on_connection)
+        self._listen([data_types.CompleteLocalName(self.device.name)])
 
     # --- commands ------------------------------------------------------------------------------
 
