@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from bleak import BleakClient, BleakScanner
 from bumble.link import LocalLink
+from stream_cli import stream_summary
 
 from firmware_sim import movesense as fw
 from firmware_sim.models import simulated_device_on_link
@@ -135,26 +133,7 @@ async def test_drops_and_disconnects_are_placed_by_the_sensor_clock() -> None:
 
 
 def test_stream_command_with_the_movesense_model() -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "monitor.cli",
-            "stream",
-            "--sim",
-            "--sim-model",
-            "movesense",
-            "--seconds",
-            "30",
-            "--json",
-            "--no-record",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    summary = stream_summary("movesense")
     sent = summary["firmware"]["samples_sent"]
     assert summary["samples"] >= 0.995 * sent
     assert summary["duplicates"] == 0 and summary["lost"] == 0

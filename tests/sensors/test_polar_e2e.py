@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from bleak import BleakClient, BleakScanner
 from bumble.link import LocalLink
+from stream_cli import stream_summary
 
 from firmware_sim.models import simulated_device_on_link
 from firmware_sim.peripheral import Faults
@@ -126,26 +124,7 @@ async def test_a_recorded_polar_session_replays_with_its_factors(tmp_path: Path)
 
 
 def test_stream_command_with_the_polar_model() -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "monitor.cli",
-            "stream",
-            "--sim",
-            "--sim-model",
-            "polar",
-            "--seconds",
-            "30",
-            "--json",
-            "--no-record",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    summary = stream_summary("polar")
     sent = summary["firmware"]["samples_sent"]
     # A frame holds half a second: one the sensor sent as the run ended may arrive after it.
     in_flight = 26

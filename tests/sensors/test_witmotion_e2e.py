@@ -8,7 +8,6 @@ stream and pipeline as the tiltmon profile's.
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 from bleak import BleakClient, BleakScanner
 from bumble.link import LocalLink
+from stream_cli import stream_summary
 
 from firmware_sim.models import simulated_device_on_link
 from firmware_sim.peripheral import Faults
@@ -165,26 +165,7 @@ async def test_a_recorded_witmotion_session_replays_to_the_same_figures(tmp_path
 
 
 def test_stream_command_with_the_witmotion_model() -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "monitor.cli",
-            "stream",
-            "--sim",
-            "--sim-model",
-            "witmotion",
-            "--seconds",
-            "30",
-            "--json",
-            "--no-record",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    summary = stream_summary("witmotion")
     sent = summary["firmware"]["samples_sent"]
     assert summary["samples"] >= 0.995 * sent
     assert summary["duplicates"] == 0
