@@ -23,9 +23,9 @@ import time
 
 import numpy as np
 
+from monitor.session import Session
 from monitor.transport.ble import BleTransport, StreamSettings
 from monitor.tui.app import DashboardApp
-from monitor.tui.source import Source
 from monitor.tui.widgets.tilt_gauges import TiltGauges
 
 
@@ -40,7 +40,7 @@ async def bench(seconds: float, rate: int, size: tuple[int, int]) -> dict[str, f
         if match is None:
             raise RuntimeError(f"simulator did not start: {line!r}")
         transport = BleTransport(settings=StreamSettings(rate_hz=rate), radio=match.group(0))
-        app = DashboardApp(Source(transport, label="bench"), bell=False)
+        app = DashboardApp(Session(transport, label="bench"), bell=False)
         delays: list[float] = []
         async with app.run_test(size=size) as pilot:
             gauges = app.query_one(TiltGauges)

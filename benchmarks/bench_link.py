@@ -24,9 +24,9 @@ import numpy as np
 
 from firmware_sim import protocol as fw
 from monitor.codec import decode_imu_packet
-from monitor.live import stream_for
+from monitor.live import EventListener, stream_for
 from monitor.sensors import StreamFormat
-from monitor.stream import StreamAssembler
+from monitor.stream import StreamAssembler, StreamEvent
 from monitor.transport.ble import BleTransport, StreamSettings
 from monitor.transport.items import LinkEvent, LinkEventKind, Notification
 
@@ -82,7 +82,7 @@ async def bench_client_cpu(seconds: float, rate: int) -> dict[str, float]:
             raise RuntimeError(f"simulator did not start: {line!r}")
         started: dict[str, float] = {}
 
-        def on_event(event: object) -> None:
+        def on_event(event: StreamEvent | LinkEvent) -> None:
             # Measure from the moment streaming starts: connecting is not the steady cost.
             if isinstance(event, LinkEvent) and event.kind is LinkEventKind.CONFIGURED:
                 started.setdefault("cpu", time.process_time())
@@ -90,7 +90,7 @@ async def bench_client_cpu(seconds: float, rate: int) -> dict[str, float]:
 
         transport = BleTransport(settings=StreamSettings(rate_hz=rate), radio=match.group(0))
         async with transport:
-            live = await stream_for(transport, seconds, on_event=on_event)
+            live = await stream_for(transport, seconds, listeners=[EventListener(on_event)])
         cpu = time.process_time() - started["cpu"]
         wall = time.perf_counter() - started["wall"]
         summary = live.summary()

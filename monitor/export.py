@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.activity import ActivitySnapshot
+from monitor.live import step_events
 from monitor.nudge import NudgeDismissed, NudgeEvent, NudgeOutcome, NudgeShown, NudgeSnoozed
 from monitor.pipeline import PipelineStep
 from monitor.private_files import private_output
@@ -55,7 +56,7 @@ def events_path(out: Path) -> Path:
 
 
 class CsvExporter:
-    """Write a replay's samples and events as they come: ``on_step`` and ``on_event`` hooks.
+    """Write a replay's samples and events as they come: a step listener.
 
     Posture comes a frame late (the second must end first), so samples wait until the snapshot
     covering them arrives; :meth:`close` writes the rest (a last partial second: no posture).
@@ -91,9 +92,9 @@ class CsvExporter:
         else:
             self._files.__exit__(exc_type, exc, tb)  # discard the half-written files
 
-    # --- hooks ------------------------------------------------------------------------------
+    # --- the listener -----------------------------------------------------------------------
 
-    def on_event(self, event: StreamEvent | LinkEvent) -> None:
+    def _on_event(self, event: StreamEvent | LinkEvent) -> None:
         if isinstance(event, LinkEvent):
             self._event(event.at, f"link:{event.kind.value}", _fields(event, skip=("at", "kind")))
         elif isinstance(event, StreamGap):
@@ -102,6 +103,8 @@ class CsvExporter:
             self._event(event.received_at, "malformed", {"error": event.error})
 
     def on_step(self, step: PipelineStep) -> None:
+        for event in step_events(step):
+            self._on_event(event)
         if step.batch is not None and step.tilt is not None:
             b = step.batch
             gyr = b.gyr if b.gyr is not None else np.full_like(b.acc, np.nan)
@@ -239,5 +242,5 @@ async def export_recording(path: Path, out: Path) -> CsvExporter:
         with CsvExporter(out) as exporter:
             for event in transport.recording.app_events():
                 exporter.app_event(event.at, event.kind, event.data)
-            await summarise_replay(transport, on_step=exporter.on_step, on_event=exporter.on_event)
+            await summarise_replay(transport, listeners=[exporter])
     return exporter

@@ -8,14 +8,39 @@ each step as it happens, and a summary at the end.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 from monitor.pipeline import Pipeline, PipelineStep
 from monitor.stream import SampleBatch, StreamAssembler, StreamEvent
 from monitor.totals import ActivityTotals
 from monitor.transport import Transport
 from monitor.transport.items import LinkEvent, LinkEventKind, TransportItem
+
+
+class StepListener(Protocol):
+    """Anything that wants the pipeline's results: called once per step, in stream order."""
+
+    def on_step(self, step: PipelineStep) -> None: ...
+
+
+def step_events(step: PipelineStep) -> tuple[StreamEvent | LinkEvent, ...]:
+    """The link event that caused a step (if it was one) and the stream events it raised."""
+    if isinstance(step.item, LinkEvent):
+        return (step.item, *step.stream_events)
+    return step.stream_events
+
+
+@dataclass(frozen=True, slots=True)
+class EventListener:
+    """Adapts a function of link and stream events to a step listener."""
+
+    handle: Callable[[StreamEvent | LinkEvent], None]
+
+    def on_step(self, step: PipelineStep) -> None:
+        for event in step_events(step):
+            self.handle(event)
 
 
 @dataclass(slots=True)
@@ -181,14 +206,13 @@ async def stream_for(
     seconds: float,
     *,
     live: LiveStream | None = None,
-    on_batch: Callable[[SampleBatch], None] | None = None,
-    on_event: Callable[[StreamEvent | LinkEvent], None] | None = None,
-    on_step: Callable[[PipelineStep], None] | None = None,
+    listeners: Sequence[StepListener] = (),
 ) -> LiveStream:
     """Stream until ``seconds`` have passed since streaming first started (or the end).
 
-    Time spent finding and connecting to the sensor does not count. Returns the live state,
-    whose :meth:`LiveStream.summary` accounts for every sample.
+    Every pipeline step goes to every listener in turn (``monitor.session.step_events`` gives a
+    step's link and stream events). Time spent finding and connecting to the sensor does not
+    count. Returns the live state, whose :meth:`LiveStream.summary` accounts for every sample.
     """
     live = live or LiveStream()
     loop = asyncio.get_running_loop()
@@ -199,28 +223,19 @@ async def stream_for(
                 if when is not None and loop.time() >= when:
                     break  # the deadline's cancellation was swallowed somewhere below us
                 step = live.feed(item)
-                if isinstance(item, LinkEvent):
-                    if item.kind is LinkEventKind.CONFIGURED and deadline.when() is None:
-                        deadline.reschedule(loop.time() + seconds)
-                    if on_event is not None:
-                        on_event(item)
-                if on_event is not None:
-                    for event in step.stream_events:
-                        on_event(event)
-                if step.batch is not None and on_batch is not None:
-                    on_batch(step.batch)
-                if on_step is not None:
-                    on_step(step)
+                if (
+                    isinstance(item, LinkEvent)
+                    and item.kind is LinkEventKind.CONFIGURED
+                    and deadline.when() is None
+                ):
+                    deadline.reschedule(loop.time() + seconds)
+                for listener in listeners:
+                    listener.on_step(step)
     except TimeoutError:
         if not deadline.expired():
             raise
     last = live.flush()
     if last is not None:
-        if on_event is not None:
-            for event in last.stream_events:
-                on_event(event)
-        if last.batch is not None and on_batch is not None:
-            on_batch(last.batch)
-        if on_step is not None:
-            on_step(last)
+        for listener in listeners:
+            listener.on_step(last)
     return live

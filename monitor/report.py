@@ -38,7 +38,7 @@ class SessionTimeline:
     mountings: list[tuple[float, str]] = field(default_factory=list)  # (t, MountingSource value)
 
     def on_step(self, step: PipelineStep) -> None:
-        """Collect from a replay: ``summarise_replay(..., on_step=timeline.on_step)``."""
+        """A step listener: ``summarise_replay(..., listeners=[timeline])``."""
         self.snapshots.extend(step.snapshots)
         self.nudges.extend(step.nudges)
         if step.mounting is not None:

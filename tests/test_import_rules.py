@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -64,8 +66,6 @@ def test_only_the_ui_package_loads_textual() -> None:
 
 
 def test_textual_is_imported_only_inside_monitor_tui() -> None:
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[1]
     offenders = [
         str(path.relative_to(root))
@@ -78,3 +78,30 @@ def test_textual_is_imported_only_inside_monitor_tui() -> None:
         )
     ]
     assert offenders == []
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at any depth (function-level imports too)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module is not None and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_the_dashboard_never_imports_the_command_line() -> None:
+    """monitor.tui gets its session from monitor.session, never from monitor.commands/cli."""
+    root = Path(__file__).resolve().parents[1]
+    offenders = sorted(
+        f"{path.relative_to(root)} imports {module}"
+        for path in (root / "monitor" / "tui").rglob("*.py")
+        for module in _imported_modules(path)
+        if module in ("monitor.cli", "monitor.commands") or module.startswith("monitor.commands.")
+    )
+    assert offenders == []
+    loaded = loaded_after_import("monitor.tui.app")
+    assert not {m for m in loaded if m == "monitor.cli" or m.startswith("monitor.commands")}

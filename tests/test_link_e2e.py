@@ -22,7 +22,7 @@ from bumble.link import LocalLink
 from firmware_sim.peripheral import Faults, simulated_sensor_on_link
 from firmware_sim.radio import VirtualRadio
 from monitor import codec
-from monitor.live import LiveStream, stream_for
+from monitor.live import EventListener, LiveStream, stream_for
 from monitor.stream import GapReason, MalformedPacket, StreamEvent, StreamGap
 from monitor.transport.ble import ReconnectPolicy, StreamSettings, scan
 from monitor.transport.items import LinkEvent, LinkEventKind
@@ -56,7 +56,7 @@ async def run_sim(
     async with transport:
         healer = asyncio.create_task(heal_later()) if faults_end_after is not None else None
         async with asyncio.timeout(seconds + 60):  # a hang fails the test, not the whole run
-            live = await stream_for(transport, seconds, on_event=events.append)
+            live = await stream_for(transport, seconds, listeners=[EventListener(events.append)])
         if healer is not None:
             healer.cancel()
     return transport, live, events

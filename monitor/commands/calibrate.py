@@ -22,7 +22,7 @@ from calibration import (
     save_profile,
 )
 from monitor.errors import MonitorError
-from monitor.pipeline import profile_id
+from monitor.session import calibration_profile
 from monitor.stream import StreamAssembler
 from monitor.transport.items import DeviceInfo, LinkEvent, LinkEventKind, TransportItem
 
@@ -95,23 +95,14 @@ async def calibrate_items(
 
 def profile_from(run: CalibrationRun, device_id: str | None = None) -> CalibrationProfile:
     assert run.result is not None
-    result = run.result
-    return CalibrationProfile(
-        device_id=device_id or profile_id(run.device),
-        created=result.created,
-        q_PS=result.q_PS,
-        gyro_bias=result.gyro_bias,
-        method=result.method,
-        quality=dict(result.quality),
-    )
+    return calibration_profile(run.result, run.device, device_id)
 
 
 async def run_calibrate(args: argparse.Namespace) -> int:
-    # Imported here: the BLE transport loads bleak, which the CLI only pays for when used.
-    from monitor.commands.stream import transport_from_args
+    from monitor.commands.stream import sensor_choice
 
     method = "tilt" if args.tilt else "walk"
-    transport = transport_from_args(args)
+    transport = sensor_choice(args).transport()  # not recorded: the profile is the result
     async with transport:
         run = await calibrate_items(aiter(transport), method=method, seconds=args.seconds)
     profile = profile_from(run, args.device)

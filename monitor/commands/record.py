@@ -1,11 +1,10 @@
-"""Recording for ``tiltmon stream``, and ``tiltmon sessions``."""
+"""``tiltmon sessions``: list, delete and prune the recorded sessions."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import json
-import time
 from pathlib import Path
 
 from monitor.errors import MonitorError
@@ -13,29 +12,10 @@ from monitor.recording import (
     SUFFIX,
     RecordingError,
     SessionInfo,
-    SessionRecorder,
     list_sessions,
-    new_session_path,
     sessions_dir,
 )
 from monitor.recording.reader import SessionState, session_state
-
-
-def moniker_from_args(args: argparse.Namespace) -> str:
-    """The transport moniker the sensor options name (what the session file says it came from)."""
-    if args.sim is not None:
-        model = getattr(args, "sim_model", "tiltmon")
-        return f"sim:{args.sim}" + (f" ({model})" if model != "tiltmon" else "")
-    return f"ble:{args.sensor}" if args.sensor else "ble"
-
-
-def recorder_from_args(args: argparse.Namespace) -> SessionRecorder | None:
-    """A recorder for this stream: on by default (also for --sim), off with --no-record."""
-    if args.no_record:
-        return None
-    started_at = time.time()
-    path = Path(args.record) if args.record else new_session_path(started_at)
-    return SessionRecorder(path, transport=moniker_from_args(args), started_at=started_at)
 
 
 def _when(t: float) -> str:

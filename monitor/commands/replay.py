@@ -25,10 +25,12 @@ def resolve_recording(name: str) -> Path:
 
 async def run_replay(args: argparse.Namespace) -> int:
     if not args.headless:
-        from monitor.commands.dashboard import replay_source, run_app
+        from monitor.commands.dashboard import dashboard_replay, run_app
 
         # The dashboard plays at 10x unless --speed says otherwise (docs/dashboard.md).
-        return await run_app(replay_source(resolve_recording(args.file), args.speed), notify=False)
+        return await run_app(
+            dashboard_replay(resolve_recording(args.file), args.speed), notify=False
+        )
     transport = ReplayTransport(resolve_recording(args.file), speed=args.speed)
     async with transport:
         summary = await summarise_replay(transport)

@@ -33,7 +33,7 @@ async def replay_timeline(path: Path) -> SessionTimeline:
             transport=info.transport,
             device=info.device.name if info.device is not None else "",
         )
-        summary = await summarise_replay(transport, on_step=timeline.on_step)
+        summary = await summarise_replay(transport, listeners=[timeline])
     timeline.notices = list(summary.notices)
     return timeline
 

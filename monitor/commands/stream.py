@@ -10,35 +10,39 @@ import math
 import os
 import shutil
 import sys
+from pathlib import Path
 from typing import TextIO
 
-from monitor.commands.record import recorder_from_args
-from monitor.live import LiveStream, live_pipeline, stream_for
-from monitor.nudge import NudgeOutcome, NudgeShown
-from monitor.pipeline import MountingChange, PipelineStep
-from monitor.recording import RecordingTransport, SessionRecorder
+from monitor.live import LiveStream, step_events
+from monitor.nudge import NudgeShown
+from monitor.pipeline import PipelineStep
+from monitor.session import SensorChoice, open_session
 from monitor.signals import ended_by_signals
 from monitor.stream import MalformedPacket, StreamEvent, StreamGap
-from monitor.transport import Transport, open_transport
-from monitor.transport.ble import RADIO_ENV_VAR, StreamSettings, open_virtual_radio, scan
+from monitor.transport import Transport
 from monitor.transport.items import LinkEvent, LinkEventKind
 
 
-def transport_from_args(args: argparse.Namespace) -> Transport:
-    """The transport the sensor options name: the simulator, or a BLE sensor."""
-    settings = StreamSettings(rate_hz=args.rate)
+def sensor_choice(args: argparse.Namespace, *, use_last_sensor: bool = False) -> SensorChoice:
+    """The sensor options (and recording options, where the command has them) as a choice."""
+    faults = None
     if args.sim is not None:
         from monitor.commands.sim import faults_from_args
 
-        return open_transport(
-            f"sim:{args.sim}",
-            seed=args.seed,
-            model=args.sim_model,
-            faults=faults_from_args(args),
-            settings=settings,
-        )
-    target = f"ble:{args.sensor}" if args.sensor else "ble"
-    return open_transport(target, settings=settings, radio=args.radio)
+        faults = faults_from_args(args)
+    record = getattr(args, "record", None)
+    return SensorChoice(
+        sim=args.sim,
+        sim_model=getattr(args, "sim_model", "tiltmon"),
+        seed=args.seed,
+        faults=faults,
+        sensor=args.sensor,
+        rate_hz=args.rate,
+        radio=args.radio,
+        record=Path(record) if record else None,
+        no_record=getattr(args, "no_record", True),
+        use_last_sensor=use_last_sensor,
+    )
 
 
 class StatusLine:
@@ -51,6 +55,8 @@ class StatusLine:
         self.sagittal = self.frontal = math.nan
 
     def on_step(self, step: PipelineStep) -> None:
+        for event in step_events(step):
+            self._on_event(event)
         if step.tilt is not None and len(step.tilt):
             self.sagittal = float(step.tilt.sagittal_deg[-1])
             self.frontal = float(step.tilt.frontal_deg[-1])
@@ -60,7 +66,7 @@ class StatusLine:
             if isinstance(nudge, NudgeShown):
                 self._say(f"\a{nudge.level.value} nudge: {nudge.reason} {nudge.suggestion.text()}")
 
-    def on_event(self, event: StreamEvent | LinkEvent) -> None:
+    def _on_event(self, event: StreamEvent | LinkEvent) -> None:
         if isinstance(event, StreamGap):
             self._say(f"gap: {event.lost_samples} samples lost ({event.reason.value})")
         elif isinstance(event, MalformedPacket):
@@ -112,21 +118,6 @@ def _angle(degrees: float) -> str:
     return "–" if math.isnan(degrees) else f"{degrees:+.1f}°"
 
 
-def record_mounting(recorder: SessionRecorder, change: MountingChange) -> None:
-    recorder.record_event(
-        change.t, "mounting", {"source": change.source.value, "q_PS": change.q_PS.tolist()}
-    )
-
-
-def record_step(recorder: SessionRecorder, step: PipelineStep) -> None:
-    """What the pipeline decided goes into the recording beside the raw packets."""
-    if step.mounting is not None:
-        record_mounting(recorder, step.mounting)
-    for event in step.nudges:
-        t = event.t_resolved if isinstance(event, NudgeOutcome) else event.t
-        recorder.record_event(t, type(event).__name__, dataclasses.asdict(event))
-
-
 async def run_stream(args: argparse.Namespace) -> int:
     """Stream until ``--seconds``, Ctrl-C, SIGTERM or SIGHUP; all of them close the same way."""
     with ended_by_signals() as stop:
@@ -139,32 +130,18 @@ async def run_stream(args: argparse.Namespace) -> int:
 
 
 async def _stream(args: argparse.Namespace) -> int:
-    recorder = recorder_from_args(args)
-    live = live_pipeline()
+    session = open_session(sensor_choice(args))
+    recorder = session.recorder
+    live = session.live_factory()
     status = None if args.json else StatusLine(live, sys.stdout)
     printer = asyncio.create_task(status.run()) if status is not None else None
     seconds = args.seconds if args.seconds is not None else math.inf
-    transport = transport_from_args(args)
-    if recorder is not None:
-        transport = RecordingTransport(transport, recorder)
-        if not args.json:
-            print(f"recording to {recorder.path}")
+    transport = session.transport
+    if recorder is not None and not args.json:
+        print(f"recording to {recorder.path}")
     try:
         async with transport:
-
-            def on_step(step: PipelineStep) -> None:
-                if status is not None:
-                    status.on_step(step)
-                if recorder is not None:
-                    record_step(recorder, step)
-
-            await stream_for(
-                transport,
-                seconds,
-                live=live,
-                on_event=status.on_event if status else None,
-                on_step=on_step,
-            )
+            await session.run(seconds, live, [status] if status is not None else [])
     finally:
         if printer is not None:
             printer.cancel()
@@ -198,6 +175,8 @@ def _firmware_counters(transport: Transport) -> dict[str, object]:
 
 
 async def run_scan(args: argparse.Namespace) -> int:
+    from monitor.transport.ble import RADIO_ENV_VAR, open_virtual_radio, scan
+
     radio_spec = args.radio or os.environ.get(RADIO_ENV_VAR)
     if radio_spec:
         radio = await open_virtual_radio(radio_spec)

@@ -2,19 +2,19 @@
 
 :func:`summarise_replay` runs a replay through the same pipeline as a live stream
 (:func:`monitor.live.stream_for`) and returns a :class:`ReplaySummary`. Posture and nudge figures
-join it as those stages land: add fields, and feed the stages from ``on_batch``/``on_event``.
+come from the same live totals; callers add their own step listeners (an exporter, a timeline).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from monitor.live import LiveStream, live_pipeline, stream_for
+from monitor.live import LiveStream, StepListener, live_pipeline, step_events, stream_for
 from monitor.pipeline import PipelineStep
-from monitor.stream import SampleBatch, StreamEvent, StreamGap
+from monitor.stream import StreamGap
 from monitor.transport.items import LinkEvent
 from monitor.transport.replay import ReplayTransport
 
@@ -56,33 +56,29 @@ class ReplaySummary:
 async def summarise_replay(
     transport: ReplayTransport,
     *,
-    on_batch: Callable[[SampleBatch], None] | None = None,
-    on_event: Callable[[StreamEvent | LinkEvent], None] | None = None,
-    on_step: Callable[[PipelineStep], None] | None = None,
+    listeners: Sequence[StepListener] = (),
     live: LiveStream | None = None,
 ) -> ReplaySummary:
-    """Play ``transport`` (entered already) to its end through the stream assembler."""
+    """Play ``transport`` (entered already) to its end through the pipeline."""
     recording = transport.recording
     if recording is None:
         raise RuntimeError("use `async with` on the replay transport first")
     link_events: Counter[str] = Counter()
     gaps: Counter[str] = Counter()
 
-    def count(event: StreamEvent | LinkEvent) -> None:
-        if isinstance(event, LinkEvent):
-            link_events[event.kind.value] += 1
-        elif isinstance(event, StreamGap):
-            gaps[event.reason.value] += 1
-        if on_event is not None:
-            on_event(event)
+    class _Count:
+        def on_step(self, step: PipelineStep) -> None:
+            for event in step_events(step):
+                if isinstance(event, LinkEvent):
+                    link_events[event.kind.value] += 1
+                elif isinstance(event, StreamGap):
+                    gaps[event.reason.value] += 1
 
     live = await stream_for(
         transport,
         math.inf,
         live=live or live_pipeline(coalesce_s=REPLAY_COALESCE_S),
-        on_batch=on_batch,
-        on_event=count,
-        on_step=on_step,
+        listeners=[_Count(), *listeners],
     )
     stream = live.summary()
     info = recording.info

@@ -1,7 +1,7 @@
 """The dashboard app: a worker runs the pipeline; a 10 Hz timer redraws from its state.
 
-The worker (a Textual worker: a task on the app's own event loop) consumes ``stream_for`` on
-the source's transport and writes every step into :class:`DashboardState`. Nothing in the
+The worker (a Textual worker: a task on the app's own event loop) runs the session
+(:mod:`monitor.session`) with :class:`DashboardState` among its step listeners. Nothing in the
 worker touches a widget. A 0.1 s interval timer reads the state and updates the widgets whose
 text changed, so the screen refreshes at a steady ~10 Hz whatever the sample rate.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import math
 from pathlib import Path
@@ -22,21 +21,15 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerCancelled
 
-from calibration import CalibrationResult, save_profile
-from monitor.commands.calibrate import CalibrationRun, profile_from
-from monitor.commands.stream import record_mounting, record_step
+from calibration import CalibrationResult
 from monitor.errors import MonitorError
-from monitor.live import stream_for
-from monitor.nudge import NudgeConfig, NudgeEvent, NudgeOutcome, NudgePolicy, NudgeShown
-from monitor.pipeline import PipelineStep
-from monitor.stream import StreamEvent
-from monitor.transport.items import LinkEvent, LinkEventKind
-from monitor.tui.notify import DesktopNotifier
+from monitor.notify import DesktopNotifier, nudge_text
+from monitor.nudge import NudgeConfig, NudgeEvent, NudgePolicy, NudgeShown
+from monitor.session import Session
 from monitor.tui.screens.calibration import CalibrationScreen
 from monitor.tui.screens.help import HelpScreen
 from monitor.tui.screens.nudge import NudgeScreen
 from monitor.tui.screens.settings import SettingsScreen
-from monitor.tui.source import Source
 from monitor.tui.state import DashboardState
 from monitor.tui.widgets.link_bar import LinkBar
 from monitor.tui.widgets.panel import LivePanel
@@ -89,15 +82,15 @@ class DashboardApp(App[None]):
 
     def __init__(
         self,
-        source: Source,
+        session: Session,
         *,
         notifier: DesktopNotifier | None = None,
         bell: bool = True,
         blink: bool = True,
     ) -> None:
         super().__init__()
-        self.source = source
-        self.state = DashboardState(source.live_factory())
+        self.session = session
+        self.state = DashboardState(session.live_factory())
         self.notifier = notifier or DesktopNotifier(enabled=False)
         self.use_bell = bell
         self.blink = blink  # tests turn the input cursor's blinking off (deterministic pictures)
@@ -109,7 +102,7 @@ class DashboardApp(App[None]):
     # --- layout ---------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield LinkBar(self.source.label, self.source.replay, id="link")
+        yield LinkBar(self.session.label, self.session.replay, id="link")
         with Grid(id="panels"):
             yield TiltGauges(id="tilt")
             with Vertical(id="right"):
@@ -123,16 +116,16 @@ class DashboardApp(App[None]):
     def on_mount(self) -> None:
         self._panels = list(self.query(LivePanel))
         self.set_interval(REFRESH_S, self.refresh_view)
-        self._worker = self.run_worker(self._run_source(), name="pipeline", exit_on_error=False)
+        self._worker = self.run_worker(self._run_session(), name="pipeline", exit_on_error=False)
         self.refresh_view()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.REPLAY_ACTIONS:
-            return self.source.replay is not None  # hidden unless replaying
+            return self.session.replay is not None  # hidden unless replaying
         if isinstance(self.screen, CalibrationScreen) and action in ("calibrate", "settings"):
             return False  # the wizard's own keys only, while it runs
         if action == "calibrate":
-            return True if self.source.can_calibrate else None  # shown greyed in a replay
+            return True if self.session.can_calibrate else None  # shown greyed in a replay
         if action == "dismiss_nudge":
             return self.state.nudge_pending or None
         return True
@@ -161,13 +154,13 @@ class DashboardApp(App[None]):
             self.push_screen(NudgeScreen(nudge))
         if self.use_bell:
             self.bell()
-        self.notifier.send("tiltmon", f"{nudge.reason}\n{nudge.suggestion.move}")
+        self.notifier.send("tiltmon", nudge_text(nudge))
 
     # --- the worker -----------------------------------------------------------------------------
 
-    async def _run_source(self) -> None:
+    async def _run_session(self) -> None:
         """Stream until quit; in a replay, a seek starts a fresh pipeline from the new point."""
-        transport = self.source.transport
+        transport = self.session.transport
         run: asyncio.Task[Any] | None = None
         try:
             async with transport:
@@ -186,11 +179,11 @@ class DashboardApp(App[None]):
                     with contextlib.suppress(asyncio.CancelledError):
                         await run
                     run = None
-                    if self.source.replay is not None and self._seek_to is not None:
-                        self.source.replay.seek(self._seek_to)
+                    if self.session.replay is not None and self._seek_to is not None:
+                        self.session.replay.seek(self._seek_to)
                         self._seek_to = None
                     # A fresh pipeline: the recording re-sends the link context after a seek.
-                    self.state = DashboardState(self.source.live_factory())
+                    self.state = DashboardState(self.session.live_factory())
         except asyncio.CancelledError:
             raise
         except MonitorError as exc:
@@ -205,39 +198,13 @@ class DashboardApp(App[None]):
                     await run
 
     async def _stream(self) -> None:
-        state = self.state
-        await stream_for(
-            self.source.transport,
-            math.inf,
-            live=state.live,
-            on_event=lambda event: self._on_event(state, event),
-            on_step=lambda step: self._on_step(state, step),
-        )
-
-    def _on_step(self, state: DashboardState, step: PipelineStep) -> None:
-        state.on_step(step)
-        if self.source.recorder is not None:
-            record_step(self.source.recorder, step)
-
-    def _on_event(self, state: DashboardState, event: StreamEvent | LinkEvent) -> None:
-        state.on_event(event)
-        if (
-            isinstance(event, LinkEvent)
-            and event.kind is LinkEventKind.DEVICE_INFO
-            and event.device_info is not None
-            and self.source.remember is not None
-        ):
-            self.source.remember(event.device_info.name, event.device_info.address)
+        await self.session.run(math.inf, self.state.live, [self.state])
 
     # --- the wearer's answers -------------------------------------------------------------------
 
     def _record_answers(self, events: tuple[NudgeEvent, ...]) -> None:
         self.state.note_user_events(events)
-        if self.source.recorder is not None:
-            for event in events:
-                t = event.t_resolved if isinstance(event, NudgeOutcome) else event.t
-                data = dataclasses.asdict(event)
-                self.source.recorder.record_event(t, type(event).__name__, data)
+        self.session.record_answers(events)
 
     def action_snooze(self) -> None:
         state = self.state
@@ -268,24 +235,16 @@ class DashboardApp(App[None]):
 
     def finish_calibration(self, result: CalibrationResult, t: float) -> Path | None:
         """Save the profile under the sensor's serial and switch the pipeline to it."""
-        profile = profile_from(CalibrationRun(result=result, device=self.state.device))
-        path: Path | None
         try:
-            path = save_profile(profile)
+            return self.session.apply_calibration(self.state.live, result, self.state.device, t)
         except OSError as exc:
             self.notify(f"Could not save the calibration: {exc}", severity="error")
-            path = None
-        change = self.state.live.pipeline.set_mounting(result.q_PS, t)
-        recorder = self.source.recorder
-        if recorder is not None:
-            recorder.record_calibration(t, profile.to_json(), name=profile.device_id)
-            record_mounting(recorder, change)
-        return path
+            return None
 
     # --- screens --------------------------------------------------------------------------------
 
     def action_calibrate(self) -> None:
-        if not self.source.can_calibrate:
+        if not self.session.can_calibrate:
             self.notify("Calibration needs a live sensor, not a replay.", timeout=4)
             return
         if not any(isinstance(s, CalibrationScreen) for s in self.screen_stack):
@@ -310,7 +269,7 @@ class DashboardApp(App[None]):
     # --- replay controls ------------------------------------------------------------------------
 
     def action_pause(self) -> None:
-        replay = self.source.replay
+        replay = self.session.replay
         if replay is None:
             return
         if replay.paused:
@@ -320,7 +279,7 @@ class DashboardApp(App[None]):
         self.refresh_view()
 
     def action_seek(self, delta_s: float) -> None:
-        replay = self.source.replay
+        replay = self.session.replay
         if replay is None:
             return
         base = self._seek_to if self._seek_to is not None else replay.position_s
@@ -328,7 +287,7 @@ class DashboardApp(App[None]):
         self._restart.set()
 
     def action_speed(self, factor: float) -> None:
-        replay = self.source.replay
+        replay = self.session.replay
         if replay is None:
             return
         current = replay.speed or 1000.0

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from monitor.activity import ActivitySnapshot, Posture, TiltZone
-from monitor.live import LiveStream
+from monitor.live import LiveStream, step_events
 from monitor.nudge import NudgeConfig, NudgeEvent, NudgePolicy, NudgeShown
 from monitor.pipeline import PipelineStep
 from monitor.stream import SampleBatch, StreamEvent, StreamGap
@@ -55,6 +55,8 @@ class DashboardState:
     # --- fed by the worker ---------------------------------------------------------------------
 
     def on_step(self, step: PipelineStep) -> None:
+        for link_or_stream in step_events(step):
+            self._on_event(link_or_stream)
         item = step.item
         self.data_t = item.received_at if isinstance(item, Notification) else item.at
         if step.tilt is not None and len(step.tilt.sagittal_deg):
@@ -72,7 +74,7 @@ class DashboardState:
         if step.batch is not None and self.batch_sink is not None:
             self.batch_sink(step.batch)
 
-    def on_event(self, event: StreamEvent | LinkEvent) -> None:
+    def _on_event(self, event: StreamEvent | LinkEvent) -> None:
         if isinstance(event, StreamGap):
             self.gaps += 1
         elif (

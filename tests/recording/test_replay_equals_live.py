@@ -23,6 +23,16 @@ from monitor.transport.replay import ReplayTransport
 from monitor.transport.sim import SimulatedSensorTransport
 
 
+class Steps:
+    """A step listener keeping every step."""
+
+    def __init__(self, into: list[PipelineStep]) -> None:
+        self.into = into
+
+    def on_step(self, step: PipelineStep) -> None:
+        self.into.append(step)
+
+
 def short_nudges() -> NudgePolicy:
     return NudgePolicy(
         NudgeConfig(gentle_min=20, firm_min=25, quiet_hours=()), local_time=fixed_offset(0)
@@ -41,7 +51,7 @@ async def replay_steps(path: Path, policy: NudgePolicy) -> list[PipelineStep]:
     steps: list[PipelineStep] = []
     async with ReplayTransport(path, speed=None) as transport:
         summary = await summarise_replay(
-            transport, on_step=steps.append, live=LiveStream(pipeline=Pipeline(nudges=policy))
+            transport, listeners=[Steps(steps)], live=LiveStream(pipeline=Pipeline(nudges=policy))
         )
     shown = [n for s in steps for n in s.nudges if isinstance(n, NudgeShown)]
     assert summary.activity["nudges"] == len(shown)
@@ -84,7 +94,7 @@ async def test_a_live_radio_session_replays_to_the_same_timeline(tmp_path: Path)
             transport,
             12.0,
             live=LiveStream(pipeline=Pipeline(nudges=short_nudges())),
-            on_step=live_steps.append,
+            listeners=[Steps(live_steps)],
         )
     await asyncio.sleep(0)
     replayed = await replay_steps(path, short_nudges())

@@ -16,7 +16,7 @@ from firmware_sim.movesense import MovesenseDevice
 from firmware_sim.peripheral import Faults
 from firmware_sim.radio import VirtualRadio
 from monitor.errors import DecodeError
-from monitor.live import stream_for
+from monitor.live import EventListener, stream_for
 from monitor.sensors import StreamFormat, protocol
 from monitor.sensors import movesense as ms
 from monitor.stream import GapReason, StreamEvent, StreamGap
@@ -118,7 +118,7 @@ async def test_drops_and_disconnects_are_placed_by_the_sensor_clock() -> None:
     )
     async with transport:
         async with asyncio.timeout(60):
-            live = await stream_for(transport, 10.0, on_event=events.append)
+            live = await stream_for(transport, 10.0, listeners=[EventListener(events.append)])
     sensor = transport.peripheral
     assert isinstance(sensor, MovesenseDevice)
     summary = live.summary()

@@ -14,7 +14,7 @@ from firmware_sim.models import simulated_device_on_link
 from firmware_sim.peripheral import Faults
 from firmware_sim.polar import PolarDevice
 from firmware_sim.radio import VirtualRadio
-from monitor.live import LiveStream, stream_for
+from monitor.live import EventListener, LiveStream, stream_for
 from monitor.recording import Recording, RecordingTransport, SessionRecorder
 from monitor.recording.summary import summarise_replay
 from monitor.sensors import polar as pmd
@@ -38,7 +38,7 @@ async def run_polar(
     )
     async with transport:
         async with asyncio.timeout(seconds + 60):
-            live = await stream_for(transport, seconds, on_event=events.append)
+            live = await stream_for(transport, seconds, listeners=[EventListener(events.append)])
     assert isinstance(transport.peripheral, PolarDevice)
     return transport.peripheral, live, events
 

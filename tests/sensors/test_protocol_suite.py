@@ -20,16 +20,28 @@ from firmware_sim import polar as polar_fw
 from firmware_sim import protocol as tiltmon_fw
 from firmware_sim import witmotion as witmotion_fw
 from firmware_sim.models import MODELS
-from monitor.live import stream_for
+from monitor.live import EventListener, stream_for
+from monitor.pipeline import PipelineStep
 from monitor.recording import RecordingTransport, SessionRecorder
 from monitor.sensors import PROTOCOLS, StreamFormat, protocol
-from monitor.stream import SampleBatch, StreamAssembler
+from monitor.stream import SampleBatch, StreamAssembler, StreamEvent
 from monitor.transport.ble import ReconnectPolicy, StreamSettings
 from monitor.transport.items import LinkEvent, LinkEventKind
 from monitor.transport.replay import ReplayTransport
 from monitor.transport.sim import SimulatedSensorTransport
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+class Batches:
+    """A step listener keeping every batch of samples."""
+
+    def __init__(self, into: list[SampleBatch]) -> None:
+        self.into = into
+
+    def on_step(self, step: PipelineStep) -> None:
+        if step.batch is not None:
+            self.into.append(step.batch)
 
 
 def test_every_protocol_has_a_simulated_model_and_every_model_a_protocol() -> None:
@@ -86,7 +98,7 @@ async def _live_and_replay(
     model: str, path: Path
 ) -> tuple[list[SampleBatch], list[SampleBatch], list[LinkEvent], StreamAssembler]:
     live_batches: list[SampleBatch] = []
-    events: list[LinkEvent] = []
+    seen: list[StreamEvent | LinkEvent] = []
     sim = SimulatedSensorTransport(
         "desk_short",
         seed=8,
@@ -100,12 +112,12 @@ async def _live_and_replay(
             live = await stream_for(
                 transport,
                 4.0,
-                on_batch=live_batches.append,
-                on_event=lambda e: events.append(e) if isinstance(e, LinkEvent) else None,
+                listeners=[Batches(live_batches), EventListener(seen.append)],
             )
+    events = [e for e in seen if isinstance(e, LinkEvent)]
     replayed: list[SampleBatch] = []
     async with ReplayTransport(path, speed=None) as replay:
-        await stream_for(replay, float("inf"), on_batch=replayed.append)
+        await stream_for(replay, float("inf"), listeners=[Batches(replayed)])
     return live_batches, replayed, events, live.assembler
 
 

@@ -21,7 +21,7 @@ from firmware_sim.models import simulated_device_on_link
 from firmware_sim.peripheral import Faults
 from firmware_sim.radio import VirtualRadio
 from firmware_sim.witmotion import WitMotionDevice
-from monitor.live import LiveStream, stream_for
+from monitor.live import EventListener, LiveStream, stream_for
 from monitor.recording import Recording, RecordingTransport, SessionRecorder
 from monitor.recording.summary import summarise_replay
 from monitor.sensors import witmotion as wit
@@ -50,7 +50,7 @@ async def run_witmotion(
     )
     async with transport:
         async with asyncio.timeout(seconds + 60):
-            live = await stream_for(transport, seconds, on_event=events.append)
+            live = await stream_for(transport, seconds, listeners=[EventListener(events.append)])
     assert isinstance(transport.peripheral, WitMotionDevice)
     return transport.peripheral, live, events
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from items_transport import ItemsTransport
 from textual.pilot import Pilot
 
 from firmware_sim.packets import packetize
@@ -18,6 +19,7 @@ from monitor.live import LiveStream
 from monitor.nudge import NudgePolicy, fixed_offset
 from monitor.pipeline import Pipeline
 from monitor.sensors import StreamFormat
+from monitor.session import Session
 from monitor.transport.items import (
     DeviceInfo,
     LinkEvent,
@@ -26,7 +28,6 @@ from monitor.transport.items import (
     TransportItem,
 )
 from monitor.tui.app import DashboardApp
-from monitor.tui.source import ItemsTransport, Source
 
 T0 = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC: outside the default quiet hours at UTC+0
 DEVICE = DeviceInfo("tiltmon-7F3A", "C0:FF:EE:00:7F:3A", serial="TM-0001")
@@ -75,12 +76,12 @@ def make_app(
     sim: SimItems, *, calibrated: bool = False, stops: Sequence[int] = ()
 ) -> tuple[DashboardApp, ItemsTransport]:
     transport = ItemsTransport(sim.items, stops=stops)
-    source = Source(
+    session = Session(
         transport,
         label="sim:test",
         live_factory=pipeline_factory(sim.mounting if calibrated else None),
     )
-    return DashboardApp(source, bell=False, blink=False), transport
+    return DashboardApp(session, bell=False, blink=False), transport
 
 
 async def settle(pilot: Pilot[None], app: DashboardApp, transport: ItemsTransport) -> None:

@@ -11,6 +11,7 @@ from conftest import T0, make_app, settle, sim_items, wait_at_stop
 from monitor.config import UserConfig, load_config, save_config
 from monitor.nudge import NudgeConfig
 from monitor.pipeline import MountingSource
+from monitor.session import Session
 from monitor.transport.ble import StreamSettings
 from monitor.transport.sim import SimulatedSensorTransport
 from monitor.tui.app import DashboardApp
@@ -18,7 +19,6 @@ from monitor.tui.screens.calibration import CalibrationScreen
 from monitor.tui.screens.help import HelpScreen
 from monitor.tui.screens.nudge import NudgeScreen
 from monitor.tui.screens.settings import SettingsScreen
-from monitor.tui.source import Source
 
 
 def long_sit(stop_at_s: float) -> tuple[DashboardApp, object]:
@@ -127,7 +127,7 @@ async def test_the_day_s_numbers_are_on_screen() -> None:
 async def test_the_wizard_calibrates_against_the_simulated_sensor(tmp_path: Path) -> None:
     """Real radio, real time (about 16 s): stand still, walk, saved, and the pipeline uses it."""
     transport = SimulatedSensorTransport("calibration", settings=StreamSettings(rate_hz=50))
-    app = DashboardApp(Source(transport, label="sim:calibration"), bell=False, blink=False)
+    app = DashboardApp(Session(transport, label="sim:calibration"), bell=False, blink=False)
     async with app.run_test() as pilot:
         await pilot.press("c")
         screen = app.screen

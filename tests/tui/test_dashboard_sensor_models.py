@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from monitor.cli import build_parser
-from monitor.commands.dashboard import source_from_args
+from monitor.commands.dashboard import dashboard_session
 from monitor.tui.app import DashboardApp
 from monitor.tui.widgets.link_bar import LinkBar
 
@@ -13,9 +13,9 @@ from monitor.tui.widgets.link_bar import LinkBar
 async def test_the_dashboard_streams_from_the_witmotion_model() -> None:
     args = build_parser().parse_args(["--sim", "standing", "--sim-model", "witmotion"])
     args.no_record = True
-    source = source_from_args(args)
-    assert source.label == "sim:standing (witmotion)"
-    app = DashboardApp(source, bell=False, blink=False)
+    session = dashboard_session(args)
+    assert session.label == "sim:standing (witmotion)"
+    app = DashboardApp(session, bell=False, blink=False)
     async with app.run_test() as pilot:
         live = app.state.live
         async with asyncio.timeout(30):

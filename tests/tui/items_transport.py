@@ -1,34 +1,13 @@
-"""Where the dashboard's items come from: a sensor, a replay, or a fixed list (tests, demos).
-
-No textual here: the command line builds a :class:`Source` before the UI loads.
-"""
+"""A transport over items already in memory: the dashboard tests' deterministic sensor."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Self
 
-from monitor.live import LiveStream, live_pipeline
-from monitor.recording import SessionRecorder
-from monitor.transport import Transport
 from monitor.transport.items import TransportItem
-from monitor.transport.replay import ReplayTransport
-
-
-@dataclass(slots=True)
-class Source:
-    """A transport and what goes with it. The dashboard enters and leaves the transport itself."""
-
-    transport: Transport
-    label: str  # what the link bar calls it: "sim:desk_short", "ble", "replay: FILE"
-    recorder: SessionRecorder | None = None  # the RecordingTransport's, for the app's own events
-    replay: ReplayTransport | None = None  # set for replays: pause, seek, speed
-    can_calibrate: bool = True  # a replay cannot be calibrated against
-    remember: Callable[[str, str], None] | None = None  # (name, address) of a real sensor
-    live_factory: Callable[[], LiveStream] = field(default=live_pipeline)
 
 
 class ItemsTransport:
