@@ -218,7 +218,41 @@ def build_parser() -> argparse.ArgumentParser:
         " not needed when t is already Unix time",
     )
     _add_report_commands(commands)
+    _add_service_commands(commands)
     return parser
+
+
+def _add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    service = commands.add_parser(
+        "service",
+        help="monitor with no terminal open: record and nudge headless (a systemd user service)",
+        description="`run` streams, records and nudges through desktop notifications with no"
+        " terminal; the dashboard attaches to it with `tiltmon attach`. `install` writes the"
+        " systemd user unit; `status` says whether one runs (docs/service.md).",
+    )
+    actions = service.add_subparsers(dest="action", metavar="ACTION", required=True)
+    run = actions.add_parser("run", help="run the service in this process (systemd runs this)")
+    _add_sensor_options(run)
+    _add_recording_options(run)
+    run.add_argument("--no-notify", action="store_true", help="nudges go to the log only")
+    run.add_argument("--strict", action="store_true", help="no snooze or dismiss (also config)")
+    run.add_argument("--socket", metavar="PATH", help="control socket (default: see docs)")
+    run.add_argument(
+        "--seconds", type=_positive_float, default=None, help="stop after this long streaming"
+    )
+    install = actions.add_parser("install", help="write ~/.config/systemd/user/tiltmon.service")
+    install.add_argument("--sensor", metavar="NAME_OR_ADDRESS", help="a particular sensor")
+    install.add_argument("--no-notify", action="store_true", help="nudges go to the log only")
+    install.add_argument("--strict", action="store_true", help="no snooze or dismiss")
+    install.add_argument("--force", action="store_true", help="replace a different unit file")
+    status = actions.add_parser("status", help="is a service running, and what does it do")
+    status.add_argument("--socket", metavar="PATH", help="control socket (default: see docs)")
+    status.add_argument("--json", action="store_true")
+    attach = commands.add_parser(
+        "attach",
+        help="the dashboard on the running service; q detaches and the service carries on",
+    )
+    attach.add_argument("--socket", metavar="PATH", help="control socket (default: see docs)")
 
 
 def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -252,6 +286,11 @@ def _add_dashboard_options(parser: argparse.ArgumentParser) -> None:
     _add_sensor_options(parser)
     _add_recording_options(parser)
     parser.add_argument("--no-notify", action="store_true", help="no desktop notifications")
+    parser.add_argument(
+        "--attach",
+        action="store_true",
+        help="attach to the running service instead of opening the sensor (`tiltmon attach`)",
+    )
 
 
 def _add_recording_options(parser: argparse.ArgumentParser) -> None:
@@ -370,6 +409,14 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from monitor.commands.report import run_report
 
         return asyncio.run(run_report(args))
+    if args.command == "service":
+        from monitor.commands.service import run_service_command
+
+        return asyncio.run(run_service_command(args))
+    if args.command == "attach":
+        from monitor.commands.dashboard import run_attach
+
+        return asyncio.run(run_attach(getattr(args, "socket", None)))
     if args.command == "export":
         from monitor.commands.export import run_export
 

@@ -4,6 +4,7 @@
     gentle_min = 45
     firm_min = 60
     quiet_hours = ["22:00", "07:00"]
+    strict = false        # true: nudges cannot be snoozed or dismissed
     ...
     [posture]
     # the posture machine's thresholds: names and limits of monitor.posture.PostureConfig
@@ -42,7 +43,7 @@ _NUDGE_MINUTES = (
     "cooldown_min",
     "sustained_tilt_min",
 )
-_NUDGE_KEYS = (*_NUDGE_MINUTES, "quiet_hours", "exercises_file")
+_NUDGE_KEYS = (*_NUDGE_MINUTES, "quiet_hours", "exercises_file", "strict")
 
 
 def config_dir() -> Path:
@@ -167,6 +168,10 @@ def _nudge_from_table(table: Mapping[str, Any], text: str, path: Path) -> NudgeC
             if value.strip():
                 # A relative path is relative to the config file, wherever tiltmon was started.
                 kwargs[key] = path.parent / Path(value.strip()).expanduser()
+        elif key == "strict":
+            if not isinstance(value, bool):
+                raise error(key, f"must be true or false, not {value!r}")
+            kwargs[key] = value
         else:
             raise error(key, f"unknown setting; expected one of {', '.join(_NUDGE_KEYS)}")
     try:
@@ -185,6 +190,7 @@ def nudge_to_table(config: NudgeConfig) -> dict[str, tomlfile.Value]:
         f"{clock:%H:%M}" for quiet in config.quiet_hours for clock in (quiet.start, quiet.end)
     ]
     table["exercises_file"] = "" if config.exercises_file is None else str(config.exercises_file)
+    table["strict"] = config.strict
     return table
 
 

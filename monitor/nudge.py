@@ -106,6 +106,7 @@ class NudgeConfig:
     sustained_tilt_min: float = 20.0  # a reported sustained tilt held this long gets a nudge
     quiet_hours: tuple[QuietHours, ...] = DEFAULT_QUIET_HOURS
     exercises_file: Path | None = None  # the wearer's exercises file, merged over the built-in
+    strict: bool = False  # no snooze, no dismiss: only a real break clears a nudge
 
     def __post_init__(self) -> None:
         for name, low, high in (
@@ -126,6 +127,8 @@ class NudgeConfig:
                 f"must be at least gentle_min ({self.gentle_min:g}), not {self.firm_min:g}",
                 key="firm_min",
             )
+        if not isinstance(self.strict, bool):
+            raise ConfigError(f"must be true or false, not {self.strict!r}", key="strict")
         if not all(isinstance(q, QuietHours) for q in self.quiet_hours):
             raise ConfigError("must be QuietHours ranges", key="quiet_hours")
 
@@ -281,9 +284,14 @@ class NudgePolicy:
             return self.dismiss(state, item.t)
         return self.step(state, item)
 
-    def snooze(self, state: NudgeState, t: float) -> tuple[NudgeState, tuple[NudgeEvent, ...]]:
-        """No nudges until t + snooze_min; then the snoozed one (or a firmer one) comes back."""
-        until = t + self.config.snooze_min * 60.0
+    def snooze(
+        self, state: NudgeState, t: float, minutes: float | None = None
+    ) -> tuple[NudgeState, tuple[NudgeEvent, ...]]:
+        """No nudges until t + ``minutes`` (default snooze_min); then the snoozed one (or a
+        firmer one) comes back. A long snooze is how a pause for a meeting works."""
+        if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
+            raise ValueError(f"a snooze lasts a positive number of minutes, not {minutes!r}")
+        until = t + (self.config.snooze_min if minutes is None else minutes) * 60.0
         pending = state.pending
         if pending is None:
             return replace(state, snoozed_until=until), (NudgeSnoozed(t, until, None),)

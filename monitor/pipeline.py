@@ -244,8 +244,8 @@ class Pipeline:
                     return k + 1
         return len(batches)
 
-    def snooze(self, t: float) -> tuple[NudgeEvent, ...]:
-        self.nudge_state, events = self.nudge_policy.snooze(self.nudge_state, t)
+    def snooze(self, t: float, minutes: float | None = None) -> tuple[NudgeEvent, ...]:
+        self.nudge_state, events = self.nudge_policy.snooze(self.nudge_state, t, minutes)
         return events
 
     def dismiss(self, t: float) -> tuple[NudgeEvent, ...]:

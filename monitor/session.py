@@ -44,6 +44,7 @@ from monitor.transport.items import DeviceInfo, LinkEvent, LinkEventKind
 
 if TYPE_CHECKING:
     from firmware_sim.peripheral import Faults
+    from monitor.control import AttachedTransport
     from monitor.transport.replay import ReplayTransport
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ __all__ = [
     "Session",
     "StepListener",
     "StepRecorder",
+    "attach_session",
     "open_session",
     "replay_session",
     "step_events",
@@ -133,6 +135,7 @@ class Session:
     replay: ReplayTransport | None = None  # set for replays: pause, seek, speed
     can_calibrate: bool = True  # a replay cannot be calibrated against
     remember_sensor: bool = False  # keep a real sensor's identity for next time
+    attached: AttachedTransport | None = None  # set when this is the service's stream
     live_factory: Callable[[], LiveStream] = field(default=live_pipeline)
 
     def listeners(self, *more: StepListener) -> list[StepListener]:
@@ -195,6 +198,21 @@ def replay_session(path: Path, speed: float | None) -> Session:
 
     replay = ReplayTransport(path, speed=speed)
     return Session(transport=replay, label=path.name, replay=replay, can_calibrate=False)
+
+
+async def attach_session(socket: Path | None = None) -> Session:
+    """The running service's stream (see :mod:`monitor.control`), connected already so that a
+    missing service is one clear error before any screen opens."""
+    from monitor.control import AttachedTransport
+
+    attached = AttachedTransport(socket)
+    hello = await attached.connect()
+    return Session(
+        transport=attached,
+        label=f"service: {hello.get('label', '?')}",
+        can_calibrate=False,
+        attached=attached,
+    )
 
 
 # --- what goes into the recording beside the raw packets ----------------------------------------

@@ -1,4 +1,5 @@
-"""``tiltmon`` (no command), ``tiltmon dashboard`` and ``tiltmon replay FILE``: the dashboard.
+"""``tiltmon`` (no command), ``tiltmon dashboard``, ``tiltmon attach`` and ``tiltmon replay FILE``:
+the dashboard.
 
 Everything here runs before textual is imported: the sensor is chosen (the one named, else the
 one remembered from last time, else any tiltmon sensor in range), the session is opened as
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 
 from monitor.commands.stream import sensor_choice
-from monitor.session import Session, open_session, replay_session
+from monitor.session import Session, attach_session, open_session, replay_session
 from monitor.signals import ENDING_SIGNALS
 
 REPLAY_UI_SPEED = 10.0  # the dashboard's replay pace when --speed is not given
@@ -57,4 +58,12 @@ async def run_app(session: Session, *, notify: bool) -> int:
 
 
 async def run_dashboard(args: argparse.Namespace) -> int:
+    if args.attach:
+        return await run_attach(None)
     return await run_app(dashboard_session(args), notify=not args.no_notify)
+
+
+async def run_attach(socket: str | None) -> int:
+    """The dashboard on the running service: no sensor, no recording of its own."""
+    session = await attach_session(Path(socket) if socket else None)
+    return await run_app(session, notify=False)  # the service sends the notifications

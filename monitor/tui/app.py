@@ -25,6 +25,7 @@ from calibration import CalibrationResult
 from monitor.errors import MonitorError
 from monitor.notify import DesktopNotifier, nudge_text
 from monitor.nudge import NudgeConfig, NudgeEvent, NudgePolicy, NudgeShown
+from monitor.service import apply_answer
 from monitor.session import Session
 from monitor.tui.screens.calibration import CalibrationScreen
 from monitor.tui.screens.help import HelpScreen
@@ -98,6 +99,9 @@ class DashboardApp(App[None]):
         self._seek_to: float | None = None
         self._restart = asyncio.Event()
         self._panels: list[LivePanel] = []
+        if session.attached is not None:
+            # The service's answers, applied to this mirror at the point the service did.
+            session.attached.on_answer = self._on_remote_answer
 
     # --- layout ---------------------------------------------------------------------------------
 
@@ -127,7 +131,9 @@ class DashboardApp(App[None]):
         if action == "calibrate":
             return True if self.session.can_calibrate else None  # shown greyed in a replay
         if action == "dismiss_nudge":
-            return self.state.nudge_pending or None
+            return (self.state.nudge_pending and not self.strict) or None
+        if action == "snooze":
+            return not self.strict or None
         return True
 
     # --- the 10 Hz refresh ----------------------------------------------------------------------
@@ -135,6 +141,11 @@ class DashboardApp(App[None]):
     def refresh_view(self) -> None:
         """Redraw from the state: everything the worker wrote since the last tick, at once."""
         state = self.state
+        for text in state.answers:
+            if isinstance(self.screen, NudgeScreen):
+                self.screen.dismiss()
+            self.notify(text, timeout=4)
+        state.answers.clear()
         for nudge in state.new_nudges:
             self._show_nudge(nudge)
         state.new_nudges.clear()
@@ -206,22 +217,49 @@ class DashboardApp(App[None]):
         self.state.note_user_events(events)
         self.session.record_answers(events)
 
-    def action_snooze(self) -> None:
+    @property
+    def strict(self) -> bool:
+        """Strict mode (config ``strict``, or the service's): only a real break clears a nudge."""
+        attached = self.session.attached
+        return self.state.nudge_config.strict or bool(attached and attached.hello.get("strict"))
+
+    def action_snooze(self, minutes: float | None = None) -> None:
         state = self.state
+        if self.strict:
+            self.notify("Strict mode: stand up for a minute to clear the nudge.", timeout=4)
+            return
         if state.snapshot is None:
             return
-        self._record_answers(state.live.pipeline.snooze(state.data_time()))
+        length = state.nudge_config.snooze_min if minutes is None else minutes
+        if self.session.attached is not None:
+            self.session.attached.send("snooze", minutes=minutes)  # applied when it echoes back
+            return
+        self._record_answers(state.live.pipeline.snooze(state.data_time(), minutes))
         if isinstance(self.screen, NudgeScreen):
             self.screen.dismiss()
-        self.notify(f"Snoozed: no nudges for {state.nudge_config.snooze_min:g} minutes.", timeout=4)
+        self.notify(f"Snoozed: no nudges for {length:g} minutes.", timeout=4)
         self.refresh_view()
 
     def action_dismiss_nudge(self) -> None:
         state = self.state
+        if self.strict:
+            return
+        if self.session.attached is not None:
+            self.session.attached.send("dismiss")
+            return
         self._record_answers(state.live.pipeline.dismiss(state.data_time()))
         if isinstance(self.screen, NudgeScreen):
             self.screen.dismiss()
         self.refresh_view()
+
+    def _on_remote_answer(self, message: dict[str, Any]) -> None:
+        """The service applied a wearer's answer (from here or another dashboard): mirror it."""
+        events = apply_answer(self.state.live, message)
+        if message.get("action") == "snooze":
+            minutes = message.get("minutes") or self.state.nudge_config.snooze_min
+            self.state.answers.append(f"Snoozed: no nudges for {float(minutes):g} minutes.")
+        elif events:
+            self.state.answers.append("Nudge dismissed.")
 
     def apply_nudge_config(self, config: NudgeConfig) -> None:
         """New settings take effect at once; the bout clock and the nudge state carry on."""

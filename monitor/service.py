@@ -1,0 +1,141 @@
+"""The headless service: monitoring with no terminal open (docs/service.md).
+
+It runs a session like ``tiltmon stream`` does (recorded, the same pipeline), nudges through
+desktop notifications (a log line where the desktop has none), and serves the control socket
+(:mod:`monitor.control`) through which the dashboard attaches, answers nudges and detaches, while
+the service goes on. SIGTERM and SIGHUP (``systemctl --user stop``, logout) end it the way Ctrl-C
+does: the recording closes cleanly and the socket is removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor.control import ControlServer, Message, item_message
+from monitor.live import LiveStream
+from monitor.notify import DesktopNotifier, NudgeNotifier
+from monitor.nudge import NudgeEvent
+from monitor.pipeline import PipelineStep
+from monitor.session import Session
+from monitor.transport.items import Notification
+
+log = logging.getLogger(__name__)
+
+MAX_SNOOZE_MIN = 36 * 60.0  # a pause lasts at most until the day after tomorrow's morning
+
+
+@dataclass(slots=True)
+class Broadcaster:
+    """A step listener: every item the pipeline took goes out on the control socket."""
+
+    server: ControlServer
+    last_item_t: float | None = None
+
+    def on_step(self, step: PipelineStep) -> None:
+        item = step.item
+        self.last_item_t = item.received_at if isinstance(item, Notification) else item.at
+        self.server.publish(item_message(item))
+
+
+def data_time(live: LiveStream, last_item_t: float | None) -> float:
+    """The stream's "now", to stamp an answer with: its latest item or snapshot, not the wall."""
+    snap = live.pipeline.latest_snapshot
+    times = [t for t in (last_item_t, snap.t if snap else None) if t is not None]
+    return max(times) if times else time.time()
+
+
+def apply_answer(live: LiveStream, message: Message) -> tuple[NudgeEvent, ...]:
+    """Apply an answer message (``snooze`` with ``minutes``, ``dismiss``) to a pipeline.
+
+    The service and every attached dashboard call this with the same message at the same point
+    of the same stream, so their pipelines stay identical. Raises ValueError for a bad one.
+    """
+    action = message.get("action")
+    t = float(message["t"])
+    if action == "snooze":
+        minutes = message.get("minutes")
+        events = live.pipeline.snooze(t, None if minutes is None else float(minutes))
+    elif action == "dismiss":
+        events = live.pipeline.dismiss(t)
+    else:
+        raise ValueError(f"unknown answer {action!r}")
+    for event in events:
+        live.totals.add_nudge_event(event)
+    return events
+
+
+def command_error(command: Message, *, strict: bool) -> str | None:
+    """Why a client's command is refused, or None when it is fine."""
+    name = command.get("cmd")
+    if name not in ("snooze", "dismiss"):
+        return f"unknown command {name!r}: use snooze or dismiss"
+    if strict:
+        return "strict mode is on: nudges cannot be snoozed or dismissed, only stood up for"
+    if name == "snooze" and command.get("minutes") is not None:
+        minutes = command["minutes"]
+        if (
+            isinstance(minutes, bool)
+            or not isinstance(minutes, int | float)
+            or not math.isfinite(minutes)
+            or not 0 < minutes <= MAX_SNOOZE_MIN
+        ):
+            return f"a snooze lasts 0 to {MAX_SNOOZE_MIN:g} minutes, not {minutes!r}"
+    return None
+
+
+async def run_service(
+    session: Session,
+    *,
+    socket_path: Path,
+    notifier: DesktopNotifier,
+    seconds: float = math.inf,
+    strict: bool = False,
+    on_ready: Callable[[ControlServer], None] | None = None,
+) -> LiveStream:
+    """Run ``session`` headless until ``seconds`` of streaming, its end, or cancellation."""
+    live = session.live_factory()
+    hello: Message = {
+        "type": "hello",
+        "protocol": 1,
+        "label": session.label,
+        "recording": str(session.recorder.path) if session.recorder is not None else None,
+        "pid": os.getpid(),
+        "started_at": time.time(),
+        "strict": strict,
+    }
+    broadcaster: Broadcaster
+
+    def on_command(command: Message) -> str | None:
+        error = command_error(command, strict=strict)
+        if error is not None:
+            return error
+        answer: Message = {
+            "type": "answer",
+            "action": command["cmd"],
+            "t": data_time(live, broadcaster.last_item_t),
+            "minutes": command.get("minutes"),
+        }
+        events = apply_answer(live, answer)
+        session.record_answers(events)
+        server.publish(answer)
+        log.info("%s from an attached dashboard", command["cmd"])
+        return None
+
+    server = ControlServer(socket_path, hello, on_command)
+    broadcaster = Broadcaster(server)
+    await server.start()
+    try:
+        async with session.transport:
+            if on_ready is not None:
+                on_ready(server)
+            await session.run(seconds, live, [broadcaster, NudgeNotifier(notifier)])
+    finally:
+        await server.close()
+        await notifier.drain()
+    return live

@@ -1,0 +1,305 @@
+"""The headless service and the dashboard attached to it over the control socket.
+
+In process on deterministic data (the real pipeline, the real socket, the real Textual app), and
+end to end: ``tiltmon service run`` as its own process on the simulated sensor over the virtual
+radio, the dashboard attaching and detaching while it records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import stat
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import T0, SimItems, pipeline_factory, sim_items
+from items_transport import ItemsTransport
+
+from monitor.config import UserConfig, save_config
+from monitor.control import AttachedTransport, ControlError, ControlServer
+from monitor.live import LiveStream
+from monitor.notify import DesktopNotifier
+from monitor.nudge import NudgeConfig
+from monitor.recording import read_info
+from monitor.service import run_service
+from monitor.session import Session, attach_session
+from monitor.tui.app import DashboardApp
+from monitor.tui.screens.nudge import NudgeScreen
+
+
+@pytest.fixture
+def run_dir() -> Iterator[Path]:
+    """A short private directory: a Unix socket's path must stay under about 100 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="tm-", dir="/tmp"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@dataclass
+class RunningService:
+    task: asyncio.Task[LiveStream]
+    transport: ItemsTransport
+    lives: list[LiveStream]
+    socket: Path
+    sim: SimItems
+    pipeline: Callable[[], LiveStream]
+
+    @property
+    def live(self) -> LiveStream:
+        return self.lives[-1]
+
+    async def attach(self) -> Session:
+        """The dashboard's session; its mirror pipeline has the service's settings, as two
+        processes reading the same config file and calibrations have."""
+        session = await attach_session(self.socket)
+        session.live_factory = self.pipeline
+        return session
+
+
+@contextlib.asynccontextmanager
+async def service_on(
+    run_dir: Path,
+    *,
+    stop_at_s: float | None = None,
+    notifier: DesktopNotifier | None = None,
+    strict: bool = False,
+) -> AsyncIterator[RunningService]:
+    """33 minutes of sitting (gentle nudge at 20 min) through the service, in this process."""
+    save_config(UserConfig(nudge=NudgeConfig(gentle_min=20, firm_min=60, snooze_min=10)))
+    sim = sim_items("sitting", 2, 25, 33 * 60)
+    stops = () if stop_at_s is None else (sim.index_at(stop_at_s),)
+    transport = ItemsTransport(sim.items, stops=stops)
+    lives: list[LiveStream] = []
+    make = pipeline_factory(sim.mounting)
+
+    def factory() -> LiveStream:
+        lives.append(make())
+        return lives[-1]
+
+    socket = run_dir / "control.sock"
+    ready = asyncio.Event()
+    task = asyncio.create_task(
+        run_service(
+            Session(transport, label="sim:test", live_factory=factory),
+            socket_path=socket,
+            notifier=notifier or DesktopNotifier(enabled=False),
+            strict=strict,
+            on_ready=lambda _server: ready.set(),
+        )
+    )
+    await asyncio.wait_for(ready.wait(), 10)
+    try:
+        yield RunningService(task, transport, lives, socket, sim, make)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def until(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 - state of another task or process, polled
+            await asyncio.sleep(0.02)
+
+
+def item_time(service: RunningService, index: int) -> float:
+    item = service.sim.items[index - 1]
+    return getattr(item, "received_at", T0)
+
+
+async def test_the_attached_dashboard_mirrors_the_service_and_its_snooze(run_dir: Path) -> None:
+    async with service_on(run_dir, stop_at_s=21.5 * 60) as service:
+        await service.transport.waiting.wait()
+        nudged = service.live.totals.nudges_shown
+        assert nudged == 1  # the gentle nudge, at 20 minutes, decided by the service
+        app = DashboardApp(await service.attach(), bell=False, blink=False)
+        async with app.run_test() as pilot:
+            assert app.session.label == "service: sim:test"
+            # The whole run so far arrives, and the mirror reaches the service's state.
+            await until(lambda: app.state.live.assembler.stats.samples
+                        == service.live.assembler.stats.samples)  # fmt: skip
+            await pilot.pause()
+            app.refresh_view()
+            await pilot.pause()
+            assert isinstance(app.screen, NudgeScreen)
+            assert app.state.live.pipeline.nudge_state == service.live.pipeline.nudge_state
+            # Snooze goes to the service, which applies it and echoes it to the mirror.
+            await pilot.press("s")
+            await until(lambda: service.live.pipeline.nudge_state.snoozed_until is not None)
+            await until(lambda: app.state.live.pipeline.nudge_state.snoozed_until is not None)
+            await pilot.pause(0.2)
+            assert not isinstance(app.screen, NudgeScreen)
+            assert app.state.live.pipeline.nudge_state == service.live.pipeline.nudge_state
+            # The rest of the data: the snooze ends and the nudge comes back, in both.
+            service.transport.go()
+            await service.transport.drained.wait()
+            await until(lambda: app.state.live.assembler.stats.samples
+                        == service.live.assembler.stats.samples)  # fmt: skip
+            assert service.live.totals.nudges_shown == 2
+            assert app.state.live.totals.summary() == service.live.totals.summary()
+            assert app.state.live.pipeline.nudge_state == service.live.pipeline.nudge_state
+            await pilot.press("q")  # detach
+        await asyncio.sleep(0.1)
+        assert not service.task.done()  # the service carries on without the dashboard
+        # A later client gets the whole day again from the service.
+        async with AttachedTransport(service.socket) as again:
+            assert again.hello["label"] == "sim:test"
+
+
+async def test_the_service_nudges_through_notify_send(run_dir: Path) -> None:
+    """A real notify-send stand-in on PATH: the service runs it with the nudge's text."""
+    log = run_dir / "notified.txt"
+    script = run_dir / "notify-send"
+    script.write_text(f'#!/bin/sh\nprintf "%s|" "$@" >> {log}\n', encoding="utf-8")
+    script.chmod(0o700)
+    notifier = DesktopNotifier(command=str(script))
+    assert notifier.available
+    async with service_on(run_dir, stop_at_s=21.5 * 60, notifier=notifier) as service:
+        await service.transport.waiting.wait()
+        await until(lambda: log.exists() and "sitting for 20 minutes" in log.read_text())
+    text = log.read_text()
+    assert text.startswith("--app-name=tiltmon|tiltmon|You have been sitting for 20 minutes.")
+
+
+async def test_without_notify_send_a_nudge_is_logged(
+    run_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="monitor.notify")
+    notifier = DesktopNotifier(command="no-such-notify-command-here")
+    async with service_on(run_dir, stop_at_s=21.5 * 60, notifier=notifier) as service:
+        await service.transport.waiting.wait()
+    assert any("gentle nudge: You have been sitting for 20" in r.message for r in caplog.records)
+
+
+async def test_the_socket_is_the_owner_s_alone_and_one_service_runs(run_dir: Path) -> None:
+    async with service_on(run_dir, stop_at_s=60) as service:
+        mode = service.socket.stat().st_mode
+        assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
+        second = ControlServer(service.socket, {"type": "hello"}, lambda _c: None)
+        with pytest.raises(ControlError, match="already running"):
+            await second.start()
+    assert not service.socket.exists()  # removed when the service ended
+
+
+async def test_a_stale_socket_is_replaced_and_a_file_is_never_touched(run_dir: Path) -> None:
+    import socket as sockets
+
+    stale = run_dir / "control.sock"
+    leftover = sockets.socket(sockets.AF_UNIX)
+    leftover.bind(str(stale))
+    leftover.close()  # a killed service's socket: nobody answers
+    server = ControlServer(stale, {"type": "hello", "protocol": 1}, lambda _c: None)
+    await server.start()
+    async with AttachedTransport(stale) as client:
+        assert client.hello["protocol"] == 1
+    await server.close()
+    regular = run_dir / "notes.txt"
+    regular.write_text("mine", encoding="utf-8")
+    with pytest.raises(ControlError, match="not a socket"):
+        await ControlServer(regular, {}, lambda _c: None).start()
+    assert regular.read_text(encoding="utf-8") == "mine"
+
+
+async def test_bad_commands_are_refused_in_one_line(run_dir: Path) -> None:
+    async with service_on(run_dir, stop_at_s=60) as service:
+        await service.transport.waiting.wait()
+        async with AttachedTransport(service.socket) as client:
+            reader = asyncio.create_task(_drain(client))
+            client.send("snooze", minutes=-5)
+            client.send("reboot")
+            await until(lambda: len(client.errors) == 2, 10)
+            reader.cancel()
+        assert "a snooze lasts" in client.errors[0]
+        assert "unknown command 'reboot'" in client.errors[1]
+        assert service.live.pipeline.nudge_state.snoozed_until is None
+
+
+async def test_strict_mode_refuses_snooze_and_the_dashboard_says_so(run_dir: Path) -> None:
+    async with service_on(run_dir, stop_at_s=21.5 * 60, strict=True) as service:
+        await service.transport.waiting.wait()
+        app = DashboardApp(await service.attach(), bell=False, blink=False)
+        async with app.run_test() as pilot:
+            await until(lambda: app.state.live.assembler.stats.samples
+                        == service.live.assembler.stats.samples)  # fmt: skip
+            await pilot.pause()
+            assert app.strict
+            await pilot.press("s")
+            await pilot.pause(0.3)
+            assert service.live.pipeline.nudge_state.pending is not None  # still on
+            assert service.live.pipeline.nudge_state.snoozed_until is None
+            await pilot.press("q")
+
+
+async def test_attaching_with_no_service_is_one_clear_error(run_dir: Path) -> None:
+    with pytest.raises(ControlError, match="no tiltmon service is running"):
+        await attach_session(run_dir / "control.sock")
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "monitor.cli", "attach", "--socket", str(run_dir / "x.sock")),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1
+    assert err.decode().count("\n") == 1 and "no tiltmon service is running" in err.decode()
+
+
+async def _drain(client: AttachedTransport) -> None:
+    async for _ in client:
+        pass
+
+
+@pytest.mark.slow
+async def test_the_service_records_headless_and_the_dashboard_attaches_and_detaches(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    """`tiltmon service run` on the simulator in its own process (real radio, real time)."""
+    env = os.environ | {"TILTMON_DATA_DIR": str(tmp_path / "data")}
+    socket = run_dir / "control.sock"
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "monitor.cli", "service", "run", "--sim", "desk_short"),
+        *("--rate", "50", "--socket", str(socket), "--no-notify"),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        while "recording to" not in (
+            line := (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
+        ):
+            assert line, "the service ended before it was ready"
+        recording = Path(line.split("recording to ")[1].split(";")[0])
+        app = DashboardApp(await attach_session(socket), bell=False, blink=False)
+        async with app.run_test() as pilot:
+            await until(lambda: app.state.live.assembler.stats.samples > 150, 60)
+            assert app.state.live.link.streaming and app.state.live.link.rate_hz == 50
+            assert app.state.live.link.device_name.startswith("tiltmon")
+            await pilot.press("q")  # detach
+        first = read_info(recording).samples
+        await asyncio.sleep(3)
+        assert process.returncode is None  # still running without the dashboard
+        assert read_info(recording).samples > first  # and still recording
+        async with AttachedTransport(socket) as client:  # and still attachable
+            assert client.hello["recording"] == str(recording)
+        process.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+        assert process.returncode == 0, err.decode()
+        assert "stopped by signal" in out.decode()
+        assert read_info(recording).complete  # closed cleanly
+        assert not socket.exists()
+        assert stat.S_IMODE(recording.stat().st_mode) == 0o600  # noqa: ASYNC240
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
