@@ -264,6 +264,16 @@ def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     )
     report.add_argument("file", nargs="?", help="one session (default: all of --day)")
     report.add_argument("--day", metavar="YYYY-MM-DD", help="every session of that day (today)")
+    period = report.add_mutually_exclusive_group()
+    period.add_argument(
+        "--week", action="store_true", help="the 7 days ending with --day: a row per day"
+    )
+    period.add_argument(
+        "--month", action="store_true", help="the 30 days ending with --day: a row per day"
+    )
+    report.add_argument(
+        "--csv", metavar="PATH", help="with --week/--month: where the row per day goes"
+    )
     png = report.add_mutually_exclusive_group()
     png.add_argument("--png", metavar="PATH", help="where to draw the timeline")
     png.add_argument("--no-png", action="store_true", help="no timeline image")

@@ -16,26 +16,8 @@ from monitor.commands.replay import resolve_recording
 from monitor.errors import MonitorError
 from monitor.private_files import check_output
 from monitor.recording import RecordingError, list_sessions, sessions_dir
-from monitor.recording.summary import summarise_replay
 from monitor.report import DayReport, SessionTimeline, build_report, render_text
-from monitor.transport.replay import ReplayTransport
-
-
-async def replay_timeline(path: Path) -> SessionTimeline:
-    """Replay one recording as fast as possible and keep its per-second activity and nudges."""
-    async with ReplayTransport(path, speed=None) as transport:
-        assert transport.recording is not None
-        info = transport.recording.info
-        timeline = SessionTimeline(
-            path=path,
-            started_at=info.started_at,
-            ended_at=info.end,
-            transport=info.transport,
-            device=info.device.name if info.device is not None else "",
-        )
-        summary = await summarise_replay(transport, listeners=[timeline])
-    timeline.notices = list(summary.notices)
-    return timeline
+from monitor.report_history import replay_timeline
 
 
 def parse_day(text: str | None) -> dt.date:
@@ -59,6 +41,10 @@ def sessions_of_day(day: dt.date, directory: Path) -> list[Path]:
 
 
 async def run_report(args: argparse.Namespace) -> int:
+    if args.week or args.month:
+        return await run_history_report(args)
+    if args.csv is not None:
+        raise MonitorError("--csv goes with --week or --month (a row per day)")
     if args.file is not None and args.day is not None:
         raise MonitorError("give a FILE or --day, not both")
     if args.file is not None:
@@ -105,3 +91,64 @@ def report_for(paths: list[Path], title: str) -> DayReport:
         return [await replay_timeline(p) for p in paths]
 
     return build_report(title, asyncio.run(collect()))
+
+
+async def run_history_report(args: argparse.Namespace) -> int:
+    """``--week`` / ``--month``: the 7 or 30 days ending with --day (today), a row per day."""
+    from monitor.report_history import (
+        PERIOD_DAYS,
+        build_history,
+        render_history,
+        write_history_csv,
+    )
+
+    if args.file is not None:
+        raise MonitorError("--week and --month cover days of sessions, not one FILE")
+    period = "week" if args.week else "month"
+    last = parse_day(args.day)
+    directory = sessions_dir()
+    stem = f"{period}-{last.isoformat()}"
+    csv_path = Path(args.csv) if args.csv else directory / f"{stem}.history.csv"
+    png_path = (
+        None if args.no_png else Path(args.png) if args.png else directory / f"{stem}.history.png"
+    )
+    for out in (csv_path, png_path):
+        if out is not None:  # regenerated at will; never a recording, nor a folder
+            check_output(out, force=True)
+
+    def progress(day: dt.date) -> None:
+        if not args.json:
+            print(f"replaying {day.isoformat()}…", file=sys.stderr, flush=True)
+
+    history = await build_history(directory, last, PERIOD_DAYS[period], progress=progress)
+    for note in history.notes:
+        print(f"tiltmon: {note}", file=sys.stderr)
+    if not history.recorded:
+        raise MonitorError(
+            f"no sessions recorded from {history.first.isoformat()} to {last.isoformat()}"
+            f" (in {directory})"
+        )
+    write_history_csv(history, csv_path)
+    drawn = None
+    if png_path is not None:
+        from monitor.report_history_png import draw_history
+
+        drawn = draw_history(history, png_path)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "first": history.first.isoformat(),
+                    "last": history.last.isoformat(),
+                    "days": [day.row() for day in history.days],
+                    "csv": str(csv_path),
+                    "png": str(drawn) if drawn else None,
+                }
+            )
+        )
+    else:
+        print(render_history(history))
+        print(f"\na row per day: {csv_path}")
+        if drawn is not None:
+            print(f"chart: {drawn}")
+    return 0
