@@ -164,8 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_replay_speed,
         default=None,
         metavar="FACTOR",
-        help="pace by the recorded times: 1 real time, 60 a minute a second;"
-        " default: as fast as possible",
+        help="pace by the recorded times: 1 real time, 60 a minute a second, max as fast as"
+        " possible; default: 10 on the dashboard, max with --headless",
     )
 
     analyze = commands.add_parser(
@@ -284,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING - 10 * args.verbose, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
-        _check_scenario(args)
+        _check_scenario(parser, args)
         return _run(parser, args)
     except KeyboardInterrupt:
         return 130
@@ -322,15 +322,27 @@ def os_error_text(exc: OSError) -> str:
     return reason
 
 
-def _check_scenario(args: argparse.Namespace) -> None:
+def _check_scenario(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """An unknown scenario name is the user's typo, said before anything starts."""
     name = getattr(args, "scenario", None) if args.command == "sim" else getattr(args, "sim", None)
     if name is None or getattr(args, "list", False):
         return
     from firmware_sim.scenarios import scenario_names
 
+    if args.command != "sim" and name in _command_names(parser):
+        raise MonitorError(
+            f"{name!r} is a command, not a scenario: name the command first,"
+            f" `tiltmon {name} --sim`"
+        )
     if name not in scenario_names():
         raise MonitorError(f"unknown scenario {name!r}; valid names: {', '.join(scenario_names())}")
+
+
+def _command_names(parser: argparse.ArgumentParser) -> set[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

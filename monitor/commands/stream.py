@@ -12,6 +12,8 @@ import shutil
 import sys
 from typing import TextIO
 
+import numpy as np
+
 from monitor.commands.record import recorder_from_args
 from monitor.live import LiveStream, live_pipeline, stream_for
 from monitor.nudge import NudgeOutcome, NudgeShown
@@ -42,18 +44,27 @@ def transport_from_args(args: argparse.Namespace) -> Transport:
 
 
 class StatusLine:
-    """A readable once-a-second view of the stream for a terminal (or a log, when piped)."""
+    """A readable once-a-second view of the stream for a terminal (or a log, when piped).
+
+    Angles are the mean over the second since the last line: one reading a second would alias
+    to the stride when walking (the same phase of the step every time).
+    """
 
     def __init__(self, live: LiveStream, out: TextIO) -> None:
         self.live = live
         self.out = out
         self.tty = out.isatty()
         self.sagittal = self.frontal = math.nan
+        self._sums = [0.0, 0.0]
+        self._count = 0
 
     def on_step(self, step: PipelineStep) -> None:
         if step.tilt is not None and len(step.tilt):
-            self.sagittal = float(step.tilt.sagittal_deg[-1])
-            self.frontal = float(step.tilt.frontal_deg[-1])
+            sagittal, frontal = step.tilt.sagittal_deg, step.tilt.frontal_deg
+            finite = np.isfinite(sagittal) & np.isfinite(frontal)
+            self._sums[0] += float(sagittal[finite].sum())
+            self._sums[1] += float(frontal[finite].sum())
+            self._count += int(finite.sum())
         if step.mounting is not None:
             self._say(f"mounting: {step.mounting.source.value}")
         for nudge in step.nudges:
@@ -76,6 +87,11 @@ class StatusLine:
         self.out.flush()
 
     def render(self) -> str:
+        """The line for the second just ended (the angles then start a new mean)."""
+        if self._count:
+            self.sagittal = self._sums[0] / self._count
+            self.frontal = self._sums[1] / self._count
+            self._sums, self._count = [0.0, 0.0], 0
         stats = self.live.assembler.stats
         link = self.live.link
         snap = self.live.pipeline.latest_snapshot
