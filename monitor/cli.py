@@ -53,6 +53,14 @@ def _add_sensor_options(parser: argparse.ArgumentParser) -> None:
         help="Hz (a sensor that cannot takes its nearest rate, and says so)",
     )
     parser.add_argument("--seed", type=int, default=0, help="simulated sensor's seed")
+    parser.add_argument(
+        "--sim-speed",
+        type=_positive_float,
+        default=1.0,
+        metavar="N",
+        help="the simulated wearer's time runs N times real time (60: an hour a minute); above"
+        " 10 the simulated sensor streams at most 25 Hz of its time",
+    )
     _add_model_option(parser)
     _add_fault_options(parser)
 
@@ -250,6 +258,13 @@ def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
 
 def _add_dashboard_options(parser: argparse.ArgumentParser) -> None:
     _add_sensor_options(parser)
+    for action in parser._actions:  # bare --sim: the scenario that reaches the nudges
+        if action.dest == "sim":
+            action.const = "desk_demo"
+            action.help = (
+                "use the simulated sensor (default scenario: desk_demo, a few minutes of"
+                " everything and then an hour at the desk); see `tiltmon sim --list`"
+            )
     _add_recording_options(parser)
     parser.add_argument("--no-notify", action="store_true", help="no desktop notifications")
 

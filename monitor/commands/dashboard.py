@@ -69,6 +69,8 @@ def source_from_args(args: argparse.Namespace) -> Source:
     label = "sensor"
     if args.sim is not None:
         label = f"sim:{args.sim}" + (f" ({args.sim_model})" if args.sim_model != "tiltmon" else "")
+        if args.sim_speed != 1:
+            label += f" ×{args.sim_speed:g}"  # the wearer's time runs fast: say so on screen
     remember = None
     if args.sim is None:
         remember = remember_sensor

@@ -38,6 +38,7 @@ def transport_from_args(args: argparse.Namespace) -> Transport:
             model=args.sim_model,
             faults=faults_from_args(args),
             settings=settings,
+            speed=args.sim_speed,
         )
     target = f"ble:{args.sensor}" if args.sensor else "ble"
     return open_transport(target, settings=settings, radio=args.radio)
@@ -161,6 +162,8 @@ async def _stream(args: argparse.Namespace) -> int:
     printer = asyncio.create_task(status.run()) if status is not None else None
     seconds = args.seconds if args.seconds is not None else math.inf
     transport = transport_from_args(args)
+    if not args.json and args.sim is not None and args.sim_speed != 1:
+        print(_speed_note(args))
     if recorder is not None:
         transport = RecordingTransport(transport, recorder)
         if not args.json:
@@ -199,6 +202,14 @@ async def _stream(args: argparse.Namespace) -> int:
             if recorder is not None:
                 print(f"recorded to {recorder.path}")
     return 0
+
+
+def _speed_note(args: argparse.Namespace) -> str:
+    from monitor.transport.sim import rate_for_speed
+
+    rate = rate_for_speed(args.rate, args.sim_speed)
+    capped = f" (at {rate} Hz of its time, not {args.rate})" if rate != args.rate else ""
+    return f"simulated time runs {args.sim_speed:g}x real time{capped}"
 
 
 def _firmware_counters(transport: Transport) -> dict[str, object]:
