@@ -346,8 +346,7 @@ def _check_scenario(parser: argparse.ArgumentParser, args: argparse.Namespace) -
 
     if args.command != "sim" and name in _command_names(parser):
         raise MonitorError(
-            f"{name!r} is a command, not a scenario: name the command first,"
-            f" `tiltmon {name} --sim`"
+            f"{name!r} is a command, not a scenario: name the command first, `tiltmon {name} --sim`"
         )
     if name not in scenario_names():
         raise MonitorError(f"unknown scenario {name!r}; valid names: {', '.join(scenario_names())}")

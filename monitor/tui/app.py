@@ -87,10 +87,11 @@ class DashboardApp(App[None]):
         Binding("right", "seek(60)", "+1 min", show=False),
         Binding("left_square_bracket", "seek(-600)", "−10 min", show=False),
         Binding("right_square_bracket", "seek(600)", "+10 min", show=False),
+        Binding("r", "replay_again", "Play again", show=False),
         Binding("minus", "speed(0.5)", "Slower", show=False),
         Binding("plus", "speed(2)", "Faster", show=False),
     ]
-    REPLAY_ACTIONS = frozenset({"pause", "seek", "speed"})
+    REPLAY_ACTIONS = frozenset({"pause", "seek", "speed", "replay_again"})
     # What a recording cannot take: the wearer's answers and settings belong to a live session.
     LIVE_ACTIONS = frozenset({"calibrate", "settings", "snooze", "sample_nudge"})
 
@@ -135,6 +136,8 @@ class DashboardApp(App[None]):
         self.refresh_view()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "replay_again":  # offered once the recording has played to its end
+            return self.source.replay is not None and self.state.ended
         if action in self.REPLAY_ACTIONS:
             return self.source.replay is not None  # hidden unless replaying
         if action in self.LIVE_ACTIONS and self.source.replay is not None:
@@ -368,6 +371,16 @@ class DashboardApp(App[None]):
             return
         base = self._seek_to if self._seek_to is not None else replay.position_s
         self._seek_to = min(max(base + delta_s, 0.0), replay.duration_s)
+        self._restart.set()
+
+    def action_replay_again(self) -> None:
+        """From the start, with a fresh pipeline (playing, at the same speed)."""
+        replay = self.source.replay
+        if replay is None:
+            return
+        if replay.paused:
+            replay.resume()
+        self._seek_to = 0.0
         self._restart.set()
 
     def action_speed(self, factor: float) -> None:

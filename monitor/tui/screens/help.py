@@ -32,6 +32,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("← →", "back / forward 1 minute"),
             ("[ ]", "back / forward 10 minutes"),
             ("- +", "slower / faster"),
+            ("r", "at the end: play again from the start"),
         ),
     ),
     (

@@ -88,7 +88,7 @@ class LinkBar(LivePanel):
         replay = self.replay
         assert replay is not None
         if state.ended or replay.finished:
-            out.append("■ end of recording ", self.style_of("link--warn"))
+            out.append("■ end of recording (r: play again) ", self.style_of("link--warn"))
         elif replay.paused:
             out.append("⏸ paused ", self.style_of("link--warn"))
         else:
