@@ -1,7 +1,8 @@
 """``tiltmon report [FILE | --day DATE]``: the day's figures in the terminal, its timeline as PNG.
 
-The figures come from replaying the recordings through today's pipeline (the single source of
-truth), not from what the app noted live.
+The figures come from replaying the recordings through today's pipeline (so they improve with
+the algorithms); what the wearer was shown comes from the decisions the session recorded, and the
+two are reported apart.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from monitor.errors import MonitorError
 from monitor.private_files import check_output
 from monitor.recording import RecordingError, list_sessions, sessions_dir
 from monitor.recording.summary import summarise_replay
-from monitor.report import DayReport, SessionTimeline, build_report, render_text
+from monitor.report import (
+    DayReport,
+    SessionTimeline,
+    build_report,
+    recorded_decisions,
+    render_text,
+)
 from monitor.transport.replay import ReplayTransport
 
 
@@ -33,6 +40,9 @@ async def replay_timeline(path: Path) -> SessionTimeline:
             transport=info.transport,
             device=info.device.name if info.device is not None else "",
         )
+        events = transport.recording.app_events()
+        timeline.has_app_events = bool(events)
+        timeline.recorded = recorded_decisions([(e.at, e.kind, e.data) for e in events])
         summary = await summarise_replay(transport, on_step=timeline.on_step)
     timeline.notices = list(summary.notices)
     return timeline
