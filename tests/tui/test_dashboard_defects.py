@@ -150,3 +150,14 @@ async def test_settings_do_not_claim_to_be_saved_before_they_are() -> None:
     assert "Saved" not in text
     assert "ctrl+s saves to" in text
     assert not config_path().exists()
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_day_s_zone_times_say_what_they_count(size: tuple[int, int]) -> None:
+    app, transport = sitting_app()
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot, app, transport)
+        lines = await lines_on_screen(pilot, app)
+    heading = next(i for i, line in enumerate(lines) if "Tilt while sitting or standing" in line)
+    assert "neutral" in lines[heading + 1]
+    assert any("right hip low" in line for line in lines)  # every zone still on screen

@@ -49,6 +49,8 @@ class TotalsPanel(LivePanel):
             out.append(f"{name:<9}", label)
             out.append(figure, value)
             out.append(note + "\n", label)
+        # The totals keep zones only while sitting or standing (not walking, not lying): say so.
+        out.append("Tilt while sitting or standing\n", label)
         zone_total = sum(totals.seconds_by_zone.values())
         bar_width = max(width - 15 - 6, 4)
         for i, zone in enumerate(TiltZone):
