@@ -44,6 +44,8 @@ class DashboardState:
 
     def __init__(self, live: LiveStream) -> None:
         self.live = live
+        if live.totals.hour_of is None:  # sitting per hour, for a tall "Today" panel
+            live.totals.hour_of = self.hour_start
         self.sagittal_deg = math.nan
         self.frontal_deg = math.nan
         # Notification.received_at of the packet behind the angles: for the latency figure.
@@ -103,6 +105,11 @@ class DashboardState:
             self.timeline.popleft()
 
     # --- read by the widgets -------------------------------------------------------------------
+
+    def hour_start(self, t: float) -> float:
+        """The start of the wearer's local hour ``t`` falls in (the nudge policy's clock)."""
+        local = self.policy.local_time(t)
+        return t - (local.minute * 60 + local.second + local.microsecond / 1e6)
 
     @property
     def snapshot(self) -> ActivitySnapshot | None:

@@ -161,3 +161,16 @@ async def test_the_day_s_zone_times_say_what_they_count(size: tuple[int, int]) -
     heading = next(i for i, line in enumerate(lines) if "Tilt while sitting or standing" in line)
     assert "neutral" in lines[heading + 1]
     assert any("right hip low" in line for line in lines)  # every zone still on screen
+
+
+async def test_a_tall_terminal_fills_the_today_panel_with_sitting_per_hour() -> None:
+    app, transport = make_app(sim_items("sitting", 2, 25, 60 * 60), calibrated=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app, transport)
+        await pilot.press("d")  # the nudge of the 45th minute
+        lines = await lines_on_screen(pilot, app)
+    heading = next(i for i, line in enumerate(lines) if "Sitting per hour" in line)
+    # T0 is 15:06:40 UTC: an hour of sitting falls 53 min in the 15:00 hour, 7 in the 16:00.
+    hours = [line[: line.index("││")].rstrip() for line in lines[heading + 1 : heading + 3]]
+    assert hours[0].startswith("│ 15:00") and hours[0].endswith(("52m", "53m")), hours
+    assert hours[1].startswith("│ 16:00") and hours[1].endswith(("6m", "7m")), hours
