@@ -11,7 +11,6 @@ from monitor.tui.format import ZONE_WORDS, bar, duration, plural, short_duration
 from monitor.tui.state import DashboardState
 from monitor.tui.widgets.panel import LivePanel
 
-
 _FIXED_LINES = 10  # four figures, the zone heading and five zones
 
 
