@@ -74,8 +74,24 @@ def simulated_device_on_link(
     seed: int = 0,
     faults: Faults = Faults(),
     name: str | None = None,
+    speed: float = 1.0,
 ) -> SimulatedDevice:
-    """A complete simulated sensor of ``model`` on a virtual link: scenario, IMU errors, GATT."""
+    """A complete simulated sensor of ``model`` on a virtual link: scenario, IMU errors, GATT;
+    its clock runs ``speed`` times real time (see :attr:`SimulatedDevice.speed`)."""
+    device = _device_on_link(link, scenario, model=model, seed=seed, faults=faults, name=name)
+    device.speed = speed
+    return device
+
+
+def _device_on_link(
+    link: LocalLink,
+    scenario: str,
+    *,
+    model: str,
+    seed: int,
+    faults: Faults,
+    name: str | None,
+) -> SimulatedDevice:
     from firmware_sim.radio import new_peripheral_device
     from firmware_sim.simulation import SimulatedSensor
 

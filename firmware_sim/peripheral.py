@@ -27,10 +27,13 @@ from bumble.gatt import Characteristic, CharacteristicValue, Service
 from bumble.link import LocalLink
 
 from firmware_sim import protocol as p
+from firmware_sim.sim_time import SimulationClock
 
 log = logging.getLogger(__name__)
 
-DEFAULT_NAME = "tiltmon"  # legacy advertising leaves 8 characters beside a 128-bit UUID
+DEFAULT_NAME = "tiltmon"
+# A packet this late (real seconds) means the computer could not keep up with a fast world.
+_KEEP_UP_S = 0.02  # legacy advertising leaves 8 characters beside a 128-bit UUID
 
 
 class SampleSource(Protocol):
@@ -126,12 +129,26 @@ class SimulatedDevice:
         self._drift = 1.0 + clock_drift_ppm * 1e-6
         self._rng = random.Random(seed)
         self._battery = float(faults.battery_percent)
-        self._boot_host_time: float | None = None
+        self._boot_time: float | None = None  # on self.clock
         self._connection: Connection | None = None
         self._stream_task: asyncio.Task[None] | None = None
         self._fault_tasks: list[asyncio.Task[None]] = []
         self._stalled = False
         self._streamed_s = 0.0
+        self.clock = SimulationClock()
+
+    @property
+    def speed(self) -> float:
+        """How many seconds of the simulated world pass per real second (1: real time). At 60 a
+        demo sees the wearer's hour in a minute; the sample grid, timestamps, battery and faults
+        all follow :attr:`clock`, so a client sees an ordinary sensor whose time runs fast."""
+        return self.clock.speed
+
+    @speed.setter
+    def speed(self, speed: float) -> None:
+        if self._boot_time is not None:
+            raise RuntimeError("set the speed before the device starts")
+        self.clock = SimulationClock(speed)
 
     # --- what a protocol's device provides ----------------------------------------------------
 
@@ -190,7 +207,7 @@ class SimulatedDevice:
     async def start(self) -> None:
         """Power on and advertise (advertising restarts by itself after each disconnect)."""
         await self.device.power_on()
-        self._boot_host_time = asyncio.get_running_loop().time()
+        self._boot_time = self.clock.elapsed()
         await self.device.start_advertising(
             auto_restart=True, advertising_interval_min=20, advertising_interval_max=20
         )
@@ -211,9 +228,9 @@ class SimulatedDevice:
     @property
     def sensor_time(self) -> float:
         """The sensor's own clock (s since power-on), running at its drifted rate."""
-        if self._boot_host_time is None:
+        if self._boot_time is None:
             return 0.0
-        return (asyncio.get_running_loop().time() - self._boot_host_time) * self._drift
+        return (self.clock.elapsed() - self._boot_time) * self._drift
 
     def _on_connection(self, connection: Connection) -> None:
         self._connection = connection
@@ -250,14 +267,14 @@ class SimulatedDevice:
 
     async def _drop_link_later(self, connection: Connection) -> None:
         assert self.faults.disconnect_every_s is not None
-        await asyncio.sleep(self.faults.disconnect_every_s)
+        await self.clock.sleep(self.faults.disconnect_every_s)
         if self._connection is connection:
             await self.drop_link()
 
     async def _battery_ticks(self, connection: Connection) -> None:
         shown = self.battery_percent
         while True:
-            await asyncio.sleep(1.0)
+            await self.clock.sleep(1.0)
             self._battery -= self.faults.battery_drain_per_hour / 3600.0
             if self.battery_percent != shown:
                 shown = self.battery_percent
@@ -283,8 +300,7 @@ class SimulatedDevice:
     async def _stream(
         self, connection: Connection, rate: int, per_packet: int, ranges: tuple[int, int]
     ) -> None:
-        loop = asyncio.get_running_loop()
-        assert self._boot_host_time is not None
+        assert self._boot_time is not None
         # The sensor samples on its own grid since power-on; streaming joins it at the next tick.
         index = math.ceil(self.sensor_time * rate)
         source = self._source_factory(rate, index / rate)
@@ -295,10 +311,12 @@ class SimulatedDevice:
         )
         while True:
             last_sample_time = (index + per_packet - 1) / rate
-            due = self._boot_host_time + last_sample_time / self._drift
-            delay = due - loop.time()
+            due = self._boot_time + last_sample_time / self._drift
+            delay = self.clock.wall_delay(due - self.clock.elapsed())
             if delay > 0:
                 await asyncio.sleep(delay)
+            elif -delay > _KEEP_UP_S:
+                self.clock.hold(-delay)  # the computer fell behind: a fast world waits for it
             acc, gyr = source.read(per_packet, *ranges)
             payloads = self._frames(index, acc, gyr)
             if self.counters.first_sample is None:

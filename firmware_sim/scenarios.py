@@ -344,6 +344,7 @@ def _sitting(rng: np.random.Generator) -> list[Segment]:
 def _slump(rng: np.random.Generator) -> list[Segment]:
     b = _Builder(rng)
     b.stand(5.0, still=True)
+    b.walk(15.0, turns=False)  # to the desk: the walk tells the monitor which way is forward
     b.sit(60.0)
     b.sit(120.0, TiltZone.POSTERIOR, ramp=45.0)
     return b.segs
@@ -403,7 +404,20 @@ def _lying(rng: np.random.Generator) -> list[Segment]:
 
 
 def _desk_short(rng: np.random.Generator) -> list[Segment]:
-    b = _Builder(rng)
+    return _desk_short_into(_Builder(rng)).segs
+
+
+def _desk_demo(rng: np.random.Generator) -> list[Segment]:
+    # After the tour, an hour at the desk: a slump held past the tilt nudge's 20 minutes, and one
+    # sitting bout past the gentle and firm nudges' 45 and 60 (defaults). Then sitting on.
+    b = _desk_short_into(_Builder(rng))
+    b.sit(10 * _MIN)
+    b.sit(25 * _MIN, TiltZone.POSTERIOR, ramp=3 * _MIN)
+    b.sit(30 * _MIN, ramp=1 * _MIN)
+    return b.segs
+
+
+def _desk_short_into(b: _Builder) -> _Builder:
     b.stand(5.0, still=True)
     b.walk(15.0, turns=False)
     b.walk(20.0)
@@ -420,7 +434,7 @@ def _desk_short(rng: np.random.Generator) -> list[Segment]:
     b.walk(25.0)
     b.stand(15.0, lean=TiltZone.LEFT)
     b.stand(10.0)
-    return b.segs
+    return b
 
 
 def _slow_walk(rng: np.random.Generator) -> list[Segment]:
@@ -473,7 +487,9 @@ SCENARIOS: dict[str, ScenarioSpec] = {
         ScenarioSpec("office_day", "8 h at a desk: bouts, slumps, breaks, lunch walk", _office_day),
         ScenarioSpec("standing", "quiet standing with sway and weight shifts (60 s)", _standing),
         ScenarioSpec("sitting", "upright sitting (2 min)", _sitting),
-        ScenarioSpec("slump", "upright sitting, then slumping in over 45 s", _slump),
+        ScenarioSpec(
+            "slump", "a walk to the desk, upright sitting, then slumping in over 45 s", _slump
+        ),
         ScenarioSpec("anterior", "upright, anterior tilt, upright again", _anterior),
         ScenarioSpec(
             "lateral_left", "left hip low: standing, then sitting", _lateral(TiltZone.LEFT)
@@ -485,6 +501,11 @@ SCENARIOS: dict[str, ScenarioSpec] = {
         ScenarioSpec("sit_stand", "six sit-down / stand-up cycles", _sit_stand),
         ScenarioSpec("lying", "supine, left side, right side, getting up", _lying),
         ScenarioSpec("desk_short", "a few minutes of everything, for demos", _desk_short),
+        ScenarioSpec(
+            "desk_demo",
+            "desk_short, then an hour at the desk with a slump: nudges (try --sim-speed 60)",
+            _desk_demo,
+        ),
         ScenarioSpec(
             "calibration", "5 s still standing, 10 s straight walking, then more", _calibration
         ),

@@ -53,6 +53,14 @@ def _add_sensor_options(parser: argparse.ArgumentParser) -> None:
         help="Hz (a sensor that cannot takes its nearest rate, and says so)",
     )
     parser.add_argument("--seed", type=int, default=0, help="simulated sensor's seed")
+    parser.add_argument(
+        "--sim-speed",
+        type=_positive_float,
+        default=1.0,
+        metavar="N",
+        help="the simulated wearer's time runs N times real time (60: an hour a minute); above"
+        " 10 the simulated sensor streams at most 25 Hz of its time",
+    )
     _add_model_option(parser)
     _add_fault_options(parser)
 
@@ -164,8 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_replay_speed,
         default=None,
         metavar="FACTOR",
-        help="pace by the recorded times: 1 real time, 60 a minute a second;"
-        " default: as fast as possible",
+        help="pace by the recorded times: 1 real time, 60 a minute a second, max as fast as"
+        " possible; default: 10 on the dashboard, max with --headless",
     )
 
     analyze = commands.add_parser(
@@ -294,6 +302,13 @@ def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
 
 def _add_dashboard_options(parser: argparse.ArgumentParser) -> None:
     _add_sensor_options(parser)
+    for action in parser._actions:  # bare --sim: the scenario that reaches the nudges
+        if action.dest == "sim":
+            action.const = "desk_demo"
+            action.help = (
+                "use the simulated sensor (default scenario: desk_demo, a few minutes of"
+                " everything and then an hour at the desk); see `tiltmon sim --list`"
+            )
     _add_recording_options(parser)
     parser.add_argument("--no-notify", action="store_true", help="no desktop notifications")
     parser.add_argument(
@@ -333,7 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING - 10 * args.verbose, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
-        _check_scenario(args)
+        _check_scenario(parser, args)
         return _run(parser, args)
     except KeyboardInterrupt:
         return 130
@@ -371,15 +386,26 @@ def os_error_text(exc: OSError) -> str:
     return reason
 
 
-def _check_scenario(args: argparse.Namespace) -> None:
+def _check_scenario(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """An unknown scenario name is the user's typo, said before anything starts."""
     name = getattr(args, "scenario", None) if args.command == "sim" else getattr(args, "sim", None)
     if name is None or getattr(args, "list", False):
         return
     from firmware_sim.scenarios import scenario_names
 
+    if args.command != "sim" and name in _command_names(parser):
+        raise MonitorError(
+            f"{name!r} is a command, not a scenario: name the command first, `tiltmon {name} --sim`"
+        )
     if name not in scenario_names():
         raise MonitorError(f"unknown scenario {name!r}; valid names: {', '.join(scenario_names())}")
+
+
+def _command_names(parser: argparse.ArgumentParser) -> set[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ from monitor.nudge import NudgeConfig, parse_quiet_hours
 
 CONFIG_DIR_ENV = "TILTMON_CONFIG_DIR"  # overrides the platform's directory (tests, portable use)
 CONFIG_FILE_NAME = "config.toml"
-TABLES = ("nudge", "posture")
+TABLES = ("nudge", "posture", "dashboard")
 
 _NUDGE_MINUTES = (
     "gentle_min",
@@ -62,6 +62,7 @@ class UserConfig:
     nudge: NudgeConfig = field(default_factory=NudgeConfig)
     # The posture machine's thresholds; its helper gives them a typed config of their own.
     posture: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    theme: str = ""  # the dashboard's colour theme, as last chosen ("": Textual's default)
 
 
 def load_config(path: Path | None = None) -> UserConfig:
@@ -95,7 +96,26 @@ def loads_config(text: str, path: Path) -> UserConfig:
             raise ConfigError(f"must be a table: [{table}]", path=where, line=line, key=table)
     nudge = _nudge_from_table(raw.get("nudge", {}), text, path)
     posture = _posture_from_table(raw.get("posture", {}), text, path)
-    return UserConfig(nudge=nudge, posture=MappingProxyType(posture))
+    theme = _theme_from_table(raw.get("dashboard", {}), text, path)
+    return UserConfig(nudge=nudge, posture=MappingProxyType(posture), theme=theme)
+
+
+def _theme_from_table(table: Mapping[str, Any], text: str, path: Path) -> str:
+    """``[dashboard] theme``: a name (the dashboard falls back to its default if unknown)."""
+    for key, value in table.items():
+        line = tomlfile.find_line(text, "dashboard", key)
+        if key != "theme":
+            raise ConfigError(
+                "unknown setting; expected theme", path=str(path), line=line, key=f"dashboard.{key}"
+            )
+        if not isinstance(value, str):
+            raise ConfigError(
+                f'must be a theme name in quotes, like "textual-light", not {value!r}',
+                path=str(path),
+                line=line,
+                key="dashboard.theme",
+            )
+    return str(table.get("theme", ""))
 
 
 def _posture_from_table(table: Mapping[str, Any], text: str, path: Path) -> dict[str, Any]:
@@ -198,6 +218,7 @@ def dumps_config(config: UserConfig) -> str:
     document: dict[str, Mapping[str, tomlfile.Value]] = {
         "nudge": nudge_to_table(config.nudge),
         "posture": dict(config.posture),
+        "dashboard": {"theme": config.theme},
     }
     try:
         body = tomlfile.dumps(document)

@@ -2,7 +2,10 @@
 
 Pure: the snapshots and nudge events a replay produced go in (``tiltmon report`` collects them by
 replaying the recordings through the pipeline, so a report improves when the algorithms do); a
-:class:`DayReport` and its text rendering come out. Totals come from
+:class:`DayReport` and its text rendering come out. What the wearer was actually shown during
+the session (the nudges, snoozes and dismissals recorded as they happened) is reported apart
+from the replay, and the replay's nudges are labelled as what today's algorithm would say: the
+two differ when settings, calibrations or the algorithm changed since. Totals come from
 :class:`monitor.totals.ActivityTotals`, the same accounting the live screen uses. The PNG is drawn
 by :mod:`monitor.report_png`.
 """
@@ -10,10 +13,12 @@ by :mod:`monitor.report_png`.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from monitor.activity import ActivitySnapshot, Posture, TiltZone
 from monitor.nudge import FOLLOW_WINDOW_S, NudgeEvent, NudgeOutcome, NudgeShown
@@ -21,6 +26,47 @@ from monitor.pipeline import PipelineStep
 from monitor.totals import MAX_STEP_S, ActivityTotals
 
 BAR_CHARS = " ▏▎▍▌▋▊▉█"  # eighths of a character cell
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedDecision:
+    """A nudge decision as the session recorded it when it happened."""
+
+    t: float
+    kind: str  # "shown", "snoozed", "dismissed", "break" (followed), "sat on" (not followed)
+    detail: str = ""  # for a nudge shown: its level and reason; for a snooze: until when
+    level: str = ""  # a nudge shown: gentle, firm or tilt
+
+
+def recorded_decisions(
+    events: Sequence[tuple[float, str, Mapping[str, Any]]],
+) -> list[RecordedDecision]:
+    """The nudge decisions among a recording's app events ``(at, kind, data)``, in time order.
+
+    The app records each as the nudge event's fields (``NudgeShown``, ``NudgeSnoozed``,
+    ``NudgeDismissed``, ``NudgeOutcome``); anything else, or a malformed one, is skipped.
+    """
+    found: list[RecordedDecision] = []
+    for at, kind, data in events:
+        try:
+            if kind == "NudgeShown":
+                level, reason = str(data["level"]), str(data.get("reason", ""))
+                t = float(data["t"])
+                found.append(RecordedDecision(t, "shown", f"{level}: {reason}", level))
+            elif kind == "NudgeSnoozed":
+                until = float(data["until"])
+                found.append(
+                    RecordedDecision(float(data["t"]), "snoozed", f"until {_clock(until)}")
+                )
+            elif kind == "NudgeDismissed":
+                found.append(RecordedDecision(float(data["t"]), "dismissed"))
+            elif kind == "NudgeOutcome":
+                word = "break" if data["followed"] else "sat on"
+                nudge = f"the {_clock(float(data['t_nudge']))} nudge"
+                found.append(RecordedDecision(float(data.get("t_resolved", at)), word, nudge))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return sorted(found, key=lambda d: d.t)
 
 
 @dataclass(slots=True)
@@ -36,6 +82,8 @@ class SessionTimeline:
     nudges: list[NudgeEvent] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     mountings: list[tuple[float, str]] = field(default_factory=list)  # (t, MountingSource value)
+    recorded: list[RecordedDecision] = field(default_factory=list)  # as it happened
+    has_app_events: bool = False  # the app that recorded it noted its decisions
 
     def on_step(self, step: PipelineStep) -> None:
         """A step listener: ``summarise_replay(..., listeners=[timeline])``."""
@@ -69,8 +117,11 @@ class DayReport:
     sessions: tuple[SessionTimeline, ...]
     totals: ActivityTotals
     gaps: tuple[Gap, ...]  # no data: between sessions, or lost within one
-    nudges: tuple[NudgeShown, ...]
+    nudges: tuple[NudgeShown, ...]  # what today's algorithm gives on the replay
     outcomes: dict[float, bool]  # nudge time -> a break followed within FOLLOW_WINDOW_S
+    # The seconds of the day once, in time order: where sessions overlap, the earlier one's.
+    timeline: tuple[ActivitySnapshot, ...] = ()
+    overlaps: tuple[str, ...] = ()  # sessions whose time another already covered
 
     @property
     def start(self) -> float:
@@ -82,7 +133,11 @@ class DayReport:
 
     @property
     def snapshots(self) -> list[ActivitySnapshot]:
-        return [snap for s in self.sessions for snap in s.snapshots]
+        return list(self.timeline)
+
+    @property
+    def recorded(self) -> list[RecordedDecision]:
+        return sorted((d for s in self.sessions for d in s.recorded), key=lambda d: d.t)
 
     @property
     def covered_s(self) -> float:
@@ -111,6 +166,10 @@ class DayReport:
             "sitting_min_by_hour": {
                 _clock(hour): round(s / 60, 1) for hour, s in sorted(self.sitting_by_hour.items())
             },
+            "recorded": [
+                {"t": round(d.t, 3), "kind": d.kind, "detail": d.detail} for d in self.recorded
+            ],
+            "overlaps": list(self.overlaps),
         }
 
     @property
@@ -130,27 +189,54 @@ def build_report(
     *,
     hour_of: Callable[[float], float] = local_hour_start,
 ) -> DayReport:
-    """Combine sessions (in time order) into one report; each one's open bout ends with it."""
+    """Combine sessions (in time order) into one report; each one's open bout ends with it.
+
+    Sessions may overlap (two recordings running at once, a clock set wrong): each second is
+    counted once, from the session that covered it first, so the timeline stays in time order
+    and nothing is counted twice.
+    """
     ordered = sorted(sessions, key=lambda s: s.started_at)
     totals = ActivityTotals(hour_of=hour_of)
     gaps: list[Gap] = []
     shown: list[NudgeShown] = []
     outcomes: dict[float, bool] = {}
+    kept: list[ActivitySnapshot] = []
+    overlaps: list[str] = []
     last_t: float | None = None
     for session in ordered:
-        for snap in session.snapshots:
+        covered = last_t if last_t is not None else -math.inf
+        fresh = [snap for snap in session.snapshots if snap.t > covered]
+        if len(fresh) < len(session.snapshots):
+            overlaps.append(session.path.name)
+        for snap in fresh:
             if last_t is not None and snap.t - last_t > MAX_STEP_S:
                 gaps.append(Gap(last_t, snap.t))
             last_t = snap.t
             totals.add_snapshot(snap)
+            kept.append(snap)
         for event in session.nudges:
+            if _event_time(event) <= covered:
+                continue  # decided on seconds another session already reported
             totals.add_nudge_event(event)
             if isinstance(event, NudgeShown):
                 shown.append(event)
             elif isinstance(event, NudgeOutcome):
                 outcomes[event.t_nudge] = event.followed
         totals.end_stream()
-    return DayReport(title, tuple(ordered), totals, tuple(gaps), tuple(shown), outcomes)
+    return DayReport(
+        title,
+        tuple(ordered),
+        totals,
+        tuple(gaps),
+        tuple(shown),
+        outcomes,
+        timeline=tuple(kept),
+        overlaps=tuple(overlaps),
+    )
+
+
+def _event_time(event: NudgeEvent) -> float:
+    return event.t_nudge if isinstance(event, NudgeOutcome) else event.t
 
 
 # --- text ------------------------------------------------------------------------------------
@@ -194,13 +280,27 @@ def headline(report: DayReport) -> str:
     t = report.totals
     lengths = [end - start for start, end in report.bouts]
     over60 = sum(s > 3600 for s in lengths)
-    followed = t.nudges_followed
     return (
-        f"sat {duration(t.sitting_s)} in {len(lengths)} bouts"
+        f"sat {duration(t.sitting_s)} in {_count(len(lengths), 'bout')}"
         + (f" ({over60} over 60 min)" if over60 else "")
-        + f" · {t.breaks} breaks · {t.nudges_shown} nudges"
-        + (f" ({followed} followed)" if t.nudges_shown else "")
+        + f" · {_count(t.breaks, 'break')} · {_nudge_words(report)}"
     )
+
+
+def _nudge_words(report: DayReport) -> str:
+    """The nudges the wearer was shown if the sessions recorded them, else today's algorithm's."""
+    t = report.totals
+    replayed = _count(t.nudges_shown, "nudge") + (
+        f" ({t.nudges_followed} followed)" if t.nudges_shown else ""
+    )
+    if not any(s.has_app_events for s in report.sessions):
+        return f"{replayed} by today's algorithm"
+    shown = sum(d.kind == "shown" for d in report.recorded)
+    return f"{_count(shown, 'nudge')} shown (today's algorithm: {t.nudges_shown})"
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def render_text(report: DayReport, *, width: int = 24) -> str:
@@ -258,8 +358,9 @@ def render_text(report: DayReport, *, width: int = 24) -> str:
         lines.append(row(_ZONE_NAMES[zone], t.seconds_by_zone[zone], zoned))
     lines.append("")
 
-    lines.append("Nudges")
-    lines.append(f"  {'given':<20}{t.nudges_shown:>12}")
+    lines.extend(_what_happened(report))
+    lines.append("Nudges today's settings and algorithm would give (replayed, not what was shown)")
+    lines.append(f"  {'would give':<20}{t.nudges_shown:>12}")
     if t.nudges_shown:
         window = round(FOLLOW_WINDOW_S / 60)
         share = t.nudges_followed / t.nudges_resolved if t.nudges_resolved else 0.0
@@ -283,6 +384,8 @@ def render_text(report: DayReport, *, width: int = 24) -> str:
                 f"note: {session.path.name}: no calibration profile, so posture until"
                 f" {_clock(until)} rests on a provisional mounting (run `tiltmon calibrate`)"
             )
+    for name in report.overlaps:
+        lines.append(f"note: {name} overlaps an earlier session: its shared time is counted once")
     if lines[-1].startswith("note:"):
         lines.append("")
 
@@ -294,6 +397,25 @@ def render_text(report: DayReport, *, width: int = 24) -> str:
                 f"  {_clock(hour)}  {bar(seconds / 3600, width)}  {round(seconds / 60):>3} min"
             )
     return "\n".join(lines).rstrip()
+
+
+def _what_happened(report: DayReport) -> list[str]:
+    """The decisions the sessions recorded as they happened: what the wearer was shown."""
+    lines = ["What happened (recorded during the session)"]
+    if not any(s.has_app_events for s in report.sessions):
+        lines.append("  nothing recorded: these sessions were not recorded by the dashboard")
+        return [*lines, ""]
+    recorded = report.recorded
+    shown = sum(d.kind == "shown" for d in recorded)
+    snoozed = sum(d.kind == "snoozed" for d in recorded)
+    dismissed = sum(d.kind == "dismissed" for d in recorded)
+    lines.append(f"  {'nudges shown':<20}{shown:>12}")
+    lines.append(f"  {'snoozed':<20}{snoozed:>12}")
+    lines.append(f"  {'dismissed':<20}{dismissed:>12}")
+    for decision in recorded:
+        detail = f"  {decision.detail}" if decision.detail else ""
+        lines.append(f"    {_clock(decision.t)}  {decision.kind:<9}{detail}")
+    return [*lines, ""]
 
 
 def _every_hour(hours: list[tuple[float, float]]) -> list[tuple[float, float]]:

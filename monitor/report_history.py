@@ -25,7 +25,7 @@ from monitor.private_files import private_output
 from monitor.recording import RecordingError, data_dir, list_sessions
 from monitor.recording.reader import SessionState, session_state
 from monitor.recording.summary import summarise_replay
-from monitor.report import SessionTimeline, build_report, duration
+from monitor.report import SessionTimeline, build_report, duration, recorded_decisions
 from monitor.transport.replay import ReplayTransport
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,9 @@ async def replay_timeline(path: Path) -> SessionTimeline:
             transport=info.transport,
             device=info.device.name if info.device is not None else "",
         )
+        events = transport.recording.app_events()
+        timeline.has_app_events = bool(events)
+        timeline.recorded = recorded_decisions([(e.at, e.kind, e.data) for e in events])
         summary = await summarise_replay(transport, listeners=[timeline])
     timeline.notices = list(summary.notices)
     return timeline

@@ -88,7 +88,7 @@ def draw_day(report: DayReport, path: Path, *, config: PostureConfig | None = No
 
         _posture_bands(ax_p, snaps, x)
         _nudges(ax_p, report)
-        ax_p.set_ylim(0, 1.55)
+        ax_p.set_ylim(0, 1.62)
         ax_p.set_yticks([])
         ax_p.spines["left"].set_visible(False)
         ax_p.set_ylabel("posture", rotation=0, ha="right", va="center")
@@ -98,7 +98,8 @@ def draw_day(report: DayReport, path: Path, *, config: PostureConfig | None = No
             for p in (Posture.SITTING, Posture.STANDING, Posture.WALKING, Posture.LYING)
             if p in present
         ]
-        levels = {n.level for n in report.nudges}
+        recorded = [d for d in report.recorded if d.kind == "shown"]
+        levels = {n.level for n in report.nudges} | {NudgeLevel(d.level) for d in recorded}
         handles += [
             ax_p.scatter(
                 [], [], marker="v", s=60, color=NUDGE_COLOURS[level], label=f"{level} nudge"
@@ -106,16 +107,22 @@ def draw_day(report: DayReport, path: Path, *, config: PostureConfig | None = No
             for level in NudgeLevel
             if level in levels
         ]
-        if levels:
+        if recorded:
+            handles.append(
+                ax_p.scatter(
+                    [], [], marker="v", s=60, color="#555555", label="▼ top: shown (recorded)"
+                )
+            )
+        if report.nudges:
             handles.append(
                 ax_p.scatter(
                     [],
                     [],
                     marker="v",
-                    s=60,
+                    s=30,
                     color="white",
                     edgecolors="#555555",
-                    label="hollow: no break followed",
+                    label="▽ below: today's algorithm (hollow: no break followed)",
                 )
             )
         handles.append(Patch(facecolor="white", edgecolor=GAP_FILL, hatch="///", label="no data"))
@@ -196,17 +203,29 @@ def _posture_bands(ax: Axes, snaps: list[ActivitySnapshot], x: FloatArray) -> No
 
 
 def _nudges(ax: Axes, report: DayReport) -> None:
+    """What the wearer was shown (recorded) on top; what today's algorithm gives below it."""
+    for decision in report.recorded:
+        if decision.kind != "shown" or decision.level not in NudgeLevel.__members__.values():
+            continue
+        ax.scatter(
+            _mpl_dates(np.array([decision.t])),
+            [1.42],
+            marker="v",
+            s=70,
+            color=NUDGE_COLOURS[NudgeLevel(decision.level)],
+            zorder=3,
+        )
     for nudge in report.nudges:
         followed = report.outcomes.get(nudge.t)
         colour = NUDGE_COLOURS[nudge.level]
         ax.scatter(
             _mpl_dates(np.array([nudge.t])),
-            [1.2],
+            [1.15],
             marker="v",
-            s=70,
+            s=40,
             color=colour if followed is not False else "white",
             edgecolors=colour,
-            linewidths=1.5,
+            linewidths=1.2,
             zorder=3,
         )
 

@@ -73,6 +73,7 @@ class SensorChoice:
 
     sim: str | None = None  # a scenario: the simulated sensor; None: a real one over BLE
     sim_model: str = "tiltmon"
+    sim_speed: float = 1.0  # the simulated wearer's time runs this many times real time
     seed: int = 0
     faults: Faults | None = None
     sensor: str | None = None  # a name or address; None: any tiltmon sensor in range
@@ -93,6 +94,8 @@ class SensorChoice:
     def resolved(self) -> tuple[SensorChoice, str]:
         """The choice with the remembered sensor filled in, and the link bar's label for it."""
         if self.sim is not None:
+            if self.sim_speed != 1:  # the wearer's time runs fast: say so on screen
+                return self, f"{self.moniker} ×{self.sim_speed:g}"
             return self, self.moniker
         if self.sensor is not None:
             return self, self.sensor
@@ -106,7 +109,11 @@ class SensorChoice:
 
         settings = StreamSettings(rate_hz=self.rate_hz)
         if self.sim is not None:
-            options: dict[str, object] = {"seed": self.seed, "model": self.sim_model}
+            options: dict[str, object] = {
+                "seed": self.seed,
+                "model": self.sim_model,
+                "speed": self.sim_speed,
+            }
             if self.faults is not None:
                 options["faults"] = self.faults
             return open_transport(f"sim:{self.sim}", settings=settings, **options)

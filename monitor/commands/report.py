@@ -1,7 +1,8 @@
 """``tiltmon report [FILE | --day DATE]``: the day's figures in the terminal, its timeline as PNG.
 
-The figures come from replaying the recordings through today's pipeline (the single source of
-truth), not from what the app noted live.
+The figures come from replaying the recordings through today's pipeline (so they improve with
+the algorithms); what the wearer was shown comes from the decisions the session recorded, and the
+two are reported apart.
 """
 
 from __future__ import annotations

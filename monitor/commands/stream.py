@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
+
 from monitor.live import LiveStream, step_events
 from monitor.nudge import NudgeShown
 from monitor.pipeline import PipelineStep
@@ -34,6 +36,7 @@ def sensor_choice(args: argparse.Namespace, *, use_last_sensor: bool = False) ->
     return SensorChoice(
         sim=args.sim,
         sim_model=getattr(args, "sim_model", "tiltmon"),
+        sim_speed=getattr(args, "sim_speed", 1.0),
         seed=args.seed,
         faults=faults,
         sensor=args.sensor,
@@ -46,20 +49,29 @@ def sensor_choice(args: argparse.Namespace, *, use_last_sensor: bool = False) ->
 
 
 class StatusLine:
-    """A readable once-a-second view of the stream for a terminal (or a log, when piped)."""
+    """A readable once-a-second view of the stream for a terminal (or a log, when piped).
+
+    Angles are the mean over the second since the last line: one reading a second would alias
+    to the stride when walking (the same phase of the step every time).
+    """
 
     def __init__(self, live: LiveStream, out: TextIO) -> None:
         self.live = live
         self.out = out
         self.tty = out.isatty()
         self.sagittal = self.frontal = math.nan
+        self._sums = [0.0, 0.0]
+        self._count = 0
 
     def on_step(self, step: PipelineStep) -> None:
         for event in step_events(step):
             self._on_event(event)
         if step.tilt is not None and len(step.tilt):
-            self.sagittal = float(step.tilt.sagittal_deg[-1])
-            self.frontal = float(step.tilt.frontal_deg[-1])
+            sagittal, frontal = step.tilt.sagittal_deg, step.tilt.frontal_deg
+            finite = np.isfinite(sagittal) & np.isfinite(frontal)
+            self._sums[0] += float(sagittal[finite].sum())
+            self._sums[1] += float(frontal[finite].sum())
+            self._count += int(finite.sum())
         if step.mounting is not None:
             self._say(f"mounting: {step.mounting.source.value}")
         for nudge in step.nudges:
@@ -82,6 +94,11 @@ class StatusLine:
         self.out.flush()
 
     def render(self) -> str:
+        """The line for the second just ended (the angles then start a new mean)."""
+        if self._count:
+            self.sagittal = self._sums[0] / self._count
+            self.frontal = self._sums[1] / self._count
+            self._sums, self._count = [0.0, 0.0], 0
         stats = self.live.assembler.stats
         link = self.live.link
         snap = self.live.pipeline.latest_snapshot
@@ -137,6 +154,8 @@ async def _stream(args: argparse.Namespace) -> int:
     printer = asyncio.create_task(status.run()) if status is not None else None
     seconds = args.seconds if args.seconds is not None else math.inf
     transport = session.transport
+    if not args.json and args.sim is not None and args.sim_speed != 1:
+        print(_speed_note(args))
     if recorder is not None and not args.json:
         print(f"recording to {recorder.path}")
     try:
@@ -160,6 +179,14 @@ async def _stream(args: argparse.Namespace) -> int:
             if recorder is not None:
                 print(f"recorded to {recorder.path}")
     return 0
+
+
+def _speed_note(args: argparse.Namespace) -> str:
+    from monitor.transport.sim import rate_for_speed
+
+    rate = rate_for_speed(args.rate, args.sim_speed)
+    capped = f" (at {rate} Hz of its time, not {args.rate})" if rate != args.rate else ""
+    return f"simulated time runs {args.sim_speed:g}x real time{capped}"
 
 
 def _firmware_counters(transport: Transport) -> dict[str, object]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Self
 
@@ -49,7 +49,9 @@ class RecordingTransport:
                 self._flusher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._flusher
-            self.recorder.close(ended_at=time.time())
+            # A simulated world whose time runs fast ends by its own clock, as its items do.
+            clock: Callable[[], float] = getattr(self.inner, "clock", time.time)
+            self.recorder.close(ended_at=clock())
 
     def __aiter__(self) -> AsyncIterator[TransportItem]:
         return self._run()

@@ -137,10 +137,23 @@ async def open_virtual_radio(spec: str) -> VirtualRadio:
         await radio.open()
     except BleakError as exc:
         raise BluetoothUnavailableError(
-            f"the virtual radio {spec} does not answer ({exc.args[0] if exc.args else exc});"
-            " is `tiltmon sim` running?"
+            f"the virtual radio {spec} does not answer ({_root_cause(exc)}); is `tiltmon sim`"
+            " running?"
         ) from exc
     return radio
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The first cause in a chain, as a user reads it: "connection refused", not a repr."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return os.strerror(exc.errno).lower()
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    return str(exc) or type(exc).__name__
 
 
 _NO_BLUETOOTH = (

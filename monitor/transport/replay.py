@@ -127,13 +127,13 @@ class ReplayTransport:
         item: Notification | LinkEvent | None = None
         fresh = True
         since_yield = 0
+        seek_t = -math.inf  # items dated before it are a seek's context: sent at once
         while True:
             if self._pending_seek is not None or fresh:
                 start = self._pending_seek
                 self._pending_seek = None
-                items = recording.items(
-                    None if start is None else recording.info.started_at + start
-                )
+                seek_t = -math.inf if start is None else recording.info.started_at + start
+                items = recording.items(None if start is None else seek_t)
                 item, fresh, self._anchor = None, False, None
             if item is None:
                 item = next(items, None)
@@ -144,6 +144,12 @@ class ReplayTransport:
                 await self._sleep(None)
                 continue
             t = item.received_at if isinstance(item, Notification) else item.at
+            if t < seek_t:
+                # The link context re-sent after a seek (device, battery, configuration) is
+                # dated where it happened; pacing from it would wait out the whole distance.
+                yield item
+                item = None
+                continue
             speed = self._speed
             if speed is not None:
                 now = self._monotonic()

@@ -4,10 +4,20 @@ The firmware simulator runs as a bumble GATT peripheral on an in-process virtual
 the sensor models (``model=``: the tiltmon profile, WitMotion, ...; see firmware_sim.models); the
 client is the unchanged :class:`~monitor.transport.ble.BleTransport` on a virtual radio on the
 same link. Nothing is mocked: every byte crosses bumble's HCI, L2CAP, ATT and GATT layers.
+
+``speed``: the simulated wearer's time runs that many times real time (a demo sees an hour of
+sitting in a minute at 60). The sensor's clock and sample timestamps run fast, and so does the
+clock that stamps what arrives (one :class:`~firmware_sim.sim_time.SimulationClock`), so
+everything after the transport (pipeline, nudges, recording) lives in the simulated time. Above
+:data:`FULL_RATE_MAX_SPEED` the rate asked for is capped at :data:`FAST_RATE_HZ` (in sensor
+time): 60x at 100 Hz would be 6000 samples a real second.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import time
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Self
@@ -20,6 +30,14 @@ from firmware_sim.radio import VirtualRadio
 from monitor.transport.ble import BleTransport, ReconnectPolicy, StreamSettings
 from monitor.transport.items import TransportItem
 
+FULL_RATE_MAX_SPEED = 10.0
+FAST_RATE_HZ = 25
+
+
+def rate_for_speed(rate_hz: int, speed: float) -> int:
+    """The rate to ask a simulated sensor for when its time runs ``speed`` times fast."""
+    return min(rate_hz, FAST_RATE_HZ) if speed > FULL_RATE_MAX_SPEED else rate_hz
+
 
 class SimulatedSensorTransport:
     def __init__(
@@ -31,6 +49,7 @@ class SimulatedSensorTransport:
         faults: Faults = Faults(),
         settings: StreamSettings = StreamSettings(),
         policy: ReconnectPolicy = ReconnectPolicy(),
+        speed: float = 1.0,
     ) -> None:
         self.scenario = scenario
         self.seed = seed
@@ -38,7 +57,11 @@ class SimulatedSensorTransport:
             raise ValueError(f"unknown sensor model {model!r}: use one of {', '.join(MODELS)}")
         self.model = model
         self.faults = faults
-        self.settings = settings
+        if not (speed > 0 and math.isfinite(speed)):
+            raise ValueError(f"the simulation speed must be a positive number, not {speed}")
+        self.speed = float(speed)
+        rate = rate_for_speed(settings.rate_hz, self.speed)
+        self.settings = dataclasses.replace(settings, rate_hz=rate)
         self.policy = policy
         self.peripheral: SimulatedDevice | None = None
         self._radio: VirtualRadio | None = None
@@ -47,7 +70,12 @@ class SimulatedSensorTransport:
     async def __aenter__(self) -> Self:
         link = LocalLink()
         self.peripheral = simulated_device_on_link(
-            link, self.scenario, model=self.model, seed=self.seed, faults=self.faults
+            link,
+            self.scenario,
+            model=self.model,
+            seed=self.seed,
+            faults=self.faults,
+            speed=self.speed,
         )
         await self.peripheral.start()
         self._radio = VirtualRadio(link=link)
@@ -59,6 +87,7 @@ class SimulatedSensorTransport:
             policy=self.policy,
             scanner_backend=self._radio.scanner_backend,
             client_backend=self._radio.client_backend,
+            clock=self.peripheral.clock.now,  # arrivals stamped in the simulated world's time
         )
         return self
 
@@ -74,6 +103,10 @@ class SimulatedSensorTransport:
             await self.peripheral.stop()
         if self._radio is not None:
             await self._radio.close()
+
+    def clock(self) -> float:
+        """The simulated world's wall clock (the real one at speed 1, or before starting)."""
+        return self.peripheral.clock.now() if self.peripheral is not None else time.time()
 
     @property
     def overflowed(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 from pathlib import Path
@@ -18,10 +19,12 @@ from typing import Any, ClassVar
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
+from textual.theme import Theme
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerCancelled
 
 from calibration import CalibrationResult
+from monitor.config import load_config, save_config
 from monitor.errors import MonitorError
 from monitor.notify import DesktopNotifier, nudge_text
 from monitor.nudge import NudgeConfig, NudgeEvent, NudgePolicy, NudgeShown
@@ -31,7 +34,7 @@ from monitor.tui.screens.calibration import CalibrationScreen
 from monitor.tui.screens.help import HelpScreen
 from monitor.tui.screens.nudge import NudgeScreen
 from monitor.tui.screens.settings import SettingsScreen
-from monitor.tui.state import DashboardState
+from monitor.tui.state import DashboardState, sample_nudge
 from monitor.tui.widgets.link_bar import LinkBar
 from monitor.tui.widgets.panel import LivePanel
 from monitor.tui.widgets.posture_panel import PosturePanel
@@ -63,23 +66,29 @@ class DashboardApp(App[None]):
     #bottom { column-span: 2; height: 100%; }
     #totals { width: 40; height: 100%; }
     #timeline { width: 1fr; height: 100%; }
+    FooterKey .footer-key--key { color: $text-primary; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "calibrate", "Calibrate"),
         Binding("o", "settings", "Settings"),
         Binding("s", "snooze", "Snooze"),
         Binding("d", "dismiss_nudge", "Dismiss", show=False),
+        Binding("n", "sample_nudge", "Sample nudge", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("space", "pause", "Pause"),
         Binding("left", "seek(-60)", "−1 min", show=False),
         Binding("right", "seek(60)", "+1 min", show=False),
         Binding("left_square_bracket", "seek(-600)", "−10 min", show=False),
         Binding("right_square_bracket", "seek(600)", "+10 min", show=False),
+        Binding("r", "replay_again", "Play again", show=False),
         Binding("minus", "speed(0.5)", "Slower", show=False),
         Binding("plus", "speed(2)", "Faster", show=False),
     ]
-    REPLAY_ACTIONS = frozenset({"pause", "seek", "speed"})
+    REPLAY_ACTIONS = frozenset({"pause", "seek", "speed", "replay_again"})
+    # What a recording cannot take: the wearer's answers and settings belong to a live session.
+    LIVE_ACTIONS = frozenset({"calibrate", "settings", "snooze", "sample_nudge"})
 
     def __init__(
         self,
@@ -118,14 +127,19 @@ class DashboardApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._restore_theme()
         self._panels = list(self.query(LivePanel))
         self.set_interval(REFRESH_S, self.refresh_view)
         self._worker = self.run_worker(self._run_session(), name="pipeline", exit_on_error=False)
         self.refresh_view()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "replay_again":  # offered once the recording has played to its end
+            return self.session.replay is not None and self.state.ended
         if action in self.REPLAY_ACTIONS:
             return self.session.replay is not None  # hidden unless replaying
+        if action in self.LIVE_ACTIONS and self.session.replay is not None:
+            return False  # hidden in a replay
         if isinstance(self.screen, CalibrationScreen) and action in ("calibrate", "settings"):
             return False  # the wizard's own keys only, while it runs
         if action == "calibrate":
@@ -135,6 +149,23 @@ class DashboardApp(App[None]):
         if action == "snooze":
             return not self.strict or None
         return True
+
+    # --- the theme, kept in the config file -----------------------------------------------------
+
+    def _restore_theme(self) -> None:
+        with contextlib.suppress(MonitorError):  # a config error is the settings screen's to say
+            theme = load_config().theme
+            if theme in self.available_themes:
+                self.theme = theme
+        self.theme_changed_signal.subscribe(self, self._save_theme)
+
+    def _save_theme(self, theme: Theme) -> None:
+        try:
+            current = load_config()  # everything else as it is on disk
+            if current.theme != theme.name:
+                save_config(dataclasses.replace(current, theme=theme.name))
+        except (MonitorError, OSError) as exc:
+            self.notify(f"The theme is not saved: {exc}", severity="warning", timeout=6)
 
     # --- the 10 Hz refresh ----------------------------------------------------------------------
 
@@ -149,7 +180,8 @@ class DashboardApp(App[None]):
         for nudge in state.new_nudges:
             self._show_nudge(nudge)
         state.new_nudges.clear()
-        if isinstance(self.screen, NudgeScreen) and not state.nudge_pending:
+        screen = self.screen
+        if isinstance(screen, NudgeScreen) and not screen.sample and not state.nudge_pending:
             self.screen.dismiss()  # answered elsewhere, or a real break cleared it
             self.notify("Nice: you took a break.", timeout=4)
         for panel in self._panels:
@@ -159,7 +191,10 @@ class DashboardApp(App[None]):
                 screen.refresh_view()
 
     def _show_nudge(self, nudge: NudgeShown) -> None:
-        if isinstance(self.screen, NudgeScreen):
+        if isinstance(self.screen, NudgeScreen) and self.screen.sample:
+            self.screen.dismiss()  # a real nudge takes the place of a sample
+            self.push_screen(NudgeScreen(nudge))
+        elif isinstance(self.screen, NudgeScreen):
             self.screen.show_nudge(nudge)  # a firmer one replaces it
         else:
             self.push_screen(NudgeScreen(nudge))
@@ -292,6 +327,18 @@ class DashboardApp(App[None]):
         if not any(isinstance(s, SettingsScreen) for s in self.screen_stack):
             self.push_screen(SettingsScreen())
 
+    def action_sample_nudge(self) -> None:
+        """What a nudge looks like, on request (n; again for the next kind): nothing recorded."""
+        screen = self.screen
+        if isinstance(screen, NudgeScreen) and not screen.sample:
+            return  # a real nudge is on screen: it stays
+        previous = screen.nudge.level if isinstance(screen, NudgeScreen) else None
+        sample = sample_nudge(self.state, previous)
+        if isinstance(screen, NudgeScreen):
+            screen.show_nudge(sample)
+        else:
+            self.push_screen(NudgeScreen(sample, sample=True))
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
@@ -322,6 +369,16 @@ class DashboardApp(App[None]):
             return
         base = self._seek_to if self._seek_to is not None else replay.position_s
         self._seek_to = min(max(base + delta_s, 0.0), replay.duration_s)
+        self._restart.set()
+
+    def action_replay_again(self) -> None:
+        """From the start, with a fresh pipeline (playing, at the same speed)."""
+        replay = self.session.replay
+        if replay is None:
+            return
+        if replay.paused:
+            replay.resume()
+        self._seek_to = 0.0
         self._restart.set()
 
     def action_speed(self, factor: float) -> None:

@@ -13,8 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from monitor.activity import ActivitySnapshot, Posture, TiltZone
+from monitor.exercises import Place, kind_for_zone
 from monitor.live import LiveStream, step_events
-from monitor.nudge import NudgeConfig, NudgeEvent, NudgePolicy, NudgeShown
+from monitor.nudge import (
+    NudgeConfig,
+    NudgeEvent,
+    NudgeLevel,
+    NudgePolicy,
+    NudgeShown,
+    Suggestion,
+)
 from monitor.pipeline import PipelineStep
 from monitor.stream import SampleBatch, StreamEvent, StreamGap
 from monitor.transport.items import DeviceInfo, LinkEvent, LinkEventKind, Notification
@@ -36,6 +44,8 @@ class DashboardState:
 
     def __init__(self, live: LiveStream) -> None:
         self.live = live
+        if live.totals.hour_of is None:  # sitting per hour, for a tall "Today" panel
+            live.totals.hour_of = self.hour_start
         self.sagittal_deg = math.nan
         self.frontal_deg = math.nan
         # Notification.received_at of the packet behind the angles: for the latency figure.
@@ -99,6 +109,11 @@ class DashboardState:
 
     # --- read by the widgets -------------------------------------------------------------------
 
+    def hour_start(self, t: float) -> float:
+        """The start of the wearer's local hour ``t`` falls in (the nudge policy's clock)."""
+        local = self.policy.local_time(t)
+        return t - (local.minute * 60 + local.second + local.microsecond / 1e6)
+
     @property
     def snapshot(self) -> ActivitySnapshot | None:
         return self.live.pipeline.latest_snapshot
@@ -130,6 +145,7 @@ class NextNudge:
     from_min: float  # where this stretch of the bar starts (the previous threshold)
     bout_min: float
     note: str = ""  # snoozed, quiet hours: why it may come later
+    snooze_left_min: float = 0.0  # a snooze holds back a nudge that is due
 
     @property
     def fraction(self) -> float:
@@ -138,7 +154,8 @@ class NextNudge:
 
     @property
     def left_min(self) -> float:
-        return max(self.at_min - self.bout_min, 0.0)
+        """Minutes until it can show: its threshold, or the snooze's end if that is later."""
+        return max(self.at_min - self.bout_min, self.snooze_left_min, 0.0)
 
 
 def next_nudge(state: DashboardState) -> NextNudge | None:
@@ -159,11 +176,34 @@ def next_nudge(state: DashboardState) -> NextNudge | None:
         at = cfg.firm_min + (stage - 1) * cfg.repeat_min
         start = at - cfg.repeat_min
     note = ""
+    snooze_left_min = 0.0
     if nudges.snoozed_until is not None and nudges.snoozed_until > snap.t:
-        note = f"snoozed for {math.ceil((nudges.snoozed_until - snap.t) / 60):.0f} more min"
+        snooze_left_min = (nudges.snoozed_until - snap.t) / 60.0
+        note = f"snoozed for {math.ceil(snooze_left_min):.0f} more min"
     else:
         local = state.policy.local_time(snap.t)
         quiet = next((q for q in cfg.quiet_hours if q.contains(local)), None)
         if quiet is not None:
             note = f"quiet hours until {quiet.end:%H:%M}"
-    return NextNudge(level, at, start, snap.sitting_bout_s / 60.0, note)
+    return NextNudge(level, at, start, snap.sitting_bout_s / 60.0, note, snooze_left_min)
+
+
+_SAMPLE_ORDER = (NudgeLevel.GENTLE, NudgeLevel.FIRM, NudgeLevel.TILT)
+
+
+def sample_nudge(state: DashboardState, after: NudgeLevel | None = None) -> NudgeShown:
+    """A nudge as the wearer's settings and exercises would show it, for the sample key: the
+    level after ``after`` (gentle, firm, tilt, round again). The policy's state is not touched."""
+    level = _SAMPLE_ORDER[(_SAMPLE_ORDER.index(after) + 1) % 3 if after is not None else 0]
+    cfg = state.nudge_config
+    if level is NudgeLevel.TILT:
+        zone, minutes = TiltZone.POSTERIOR, cfg.sustained_tilt_min
+        reason = f"After {minutes:g} minutes slumped back (posterior tilt), for example."
+    else:
+        zone = TiltZone.NEUTRAL
+        minutes = cfg.gentle_min if level is NudgeLevel.GENTLE else cfg.firm_min
+        reason = f"After {minutes:g} minutes of sitting, for example."
+    exercises = state.policy.exercises
+    kind = kind_for_zone(zone)
+    suggestion = Suggestion(kind, exercises.stance.move, exercises.pick(kind, 0, place=Place.DESK))
+    return NudgeShown(state.data_time(), level, reason, minutes, zone, suggestion)

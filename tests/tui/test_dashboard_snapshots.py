@@ -18,28 +18,33 @@ from monitor.tui.screens.calibration import CalibrationScreen
 from monitor.tui.screens.nudge import NudgeScreen
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+THEMES = ["textual-dark", "textual-light"]
 
 
 def short_nudges() -> None:
     save_config(UserConfig(nudge=NudgeConfig(gentle_min=20, firm_min=60)))
 
 
+@pytest.mark.parametrize("theme", THEMES)
 @pytest.mark.parametrize("size", SIZES)
-def test_main_screen(snap_compare: Any, size: tuple[int, int]) -> None:
+def test_main_screen(snap_compare: Any, size: tuple[int, int], theme: str) -> None:
     app, transport = make_app(sim_items("desk_short", 1, 50))
 
     async def run_before(pilot: Pilot[None]) -> None:
+        app.theme = theme
         await settle(pilot, app, transport)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
+@pytest.mark.parametrize("theme", THEMES)
 @pytest.mark.parametrize("size", SIZES)
-def test_nudge(snap_compare: Any, size: tuple[int, int]) -> None:
+def test_nudge(snap_compare: Any, size: tuple[int, int], theme: str) -> None:
     short_nudges()
     app, transport = make_app(sim_items("sitting", 2, 25, 21 * 60), calibrated=True)
 
     async def run_before(pilot: Pilot[None]) -> None:
+        app.theme = theme
         await settle(pilot, app, transport)
         assert isinstance(app.screen, NudgeScreen)
 
@@ -73,6 +78,18 @@ def test_settings(
     async def run_before(pilot: Pilot[None]) -> None:
         await settle(pilot, app, transport)
         await pilot.press("o")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, transport = make_app(sim_items("desk_short", 1, 50))
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot, app, transport)
+        await pilot.press("question_mark")
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

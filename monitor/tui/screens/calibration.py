@@ -47,7 +47,7 @@ class CalibrationScreen(Screen[None]):
         height: auto;
         padding: 1 2;
     }
-    CalibrationScreen #cal-title { text-style: bold; color: $primary; }
+    CalibrationScreen #cal-title { text-style: bold; color: $text-primary; }
     CalibrationScreen #cal-steps { margin-top: 1; color: $text-muted; }
     CalibrationScreen #cal-prompt {
         margin-top: 1;
@@ -61,8 +61,8 @@ class CalibrationScreen(Screen[None]):
     CalibrationScreen ProgressBar Bar { width: 1fr; }
     CalibrationScreen ProgressBar { width: 100%; }
     CalibrationScreen #cal-status { margin-top: 1; height: auto; }
-    CalibrationScreen #cal-status.-error { color: $error; text-style: bold; }
-    CalibrationScreen #cal-status.-done { color: $success; text-style: bold; }
+    CalibrationScreen #cal-status.-error { color: $text-error; text-style: bold; }
+    CalibrationScreen #cal-status.-done { color: $text-success; text-style: bold; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "retry", "Start again"),

@@ -19,8 +19,9 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("o", "settings: nudge times, snooze, quiet hours"),
             ("s", "snooze nudges"),
             ("d", "dismiss the nudge on screen"),
+            ("n", "a sample nudge (again: the next kind)"),
             ("?", "this help"),
-            ("q", "quit (the recording is closed cleanly)"),
+            ("q ctrl+c", "quit (the recording is closed cleanly)"),
             ("ctrl+p", "command palette: themes (light and dark), keys"),
         ),
     ),
@@ -31,6 +32,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("← →", "back / forward 1 minute"),
             ("[ ]", "back / forward 10 minutes"),
             ("- +", "slower / faster"),
+            ("r", "at the end: play again from the start"),
         ),
     ),
     (
@@ -66,7 +68,7 @@ class HelpScreen(ModalScreen[None]):
         height: auto;
         max-height: 90%;
         border: round $primary;
-        border-title-color: $primary;
+        border-title-color: $text-primary;
         background: $surface;
         padding: 0 1;
     }
@@ -80,6 +82,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll() as box:
             box.border_title = "Keys"
+            box.border_subtitle = "escape, ? or q: close"
             yield Static(keys_table())
 
     def action_close(self) -> None:

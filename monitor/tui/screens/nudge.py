@@ -36,20 +36,22 @@ class NudgeScreen(ModalScreen[None]):
         background: $surface;
         padding: 1 2;
     }
-    NudgeScreen #nudge-title { text-style: bold; color: $warning; }
+    NudgeScreen #nudge-title { text-style: bold; color: $text-warning; }
     NudgeScreen #nudge-reason { margin-top: 1; }
     NudgeScreen #nudge-move { margin-top: 1; color: $text; }
     NudgeScreen #nudge-keys { margin-top: 1; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "app.snooze", "Snooze"),
-        Binding("d", "app.dismiss_nudge", "Dismiss"),
-        Binding("escape", "app.dismiss_nudge", "Dismiss", show=False),
+        Binding("s", "snooze", "Snooze"),
+        Binding("d", "dismiss_nudge", "Dismiss"),
+        Binding("escape", "dismiss_nudge", "Dismiss", show=False),
+        Binding("n", "app.sample_nudge", "Next sample", show=False),
     ]
 
-    def __init__(self, nudge: NudgeShown) -> None:
+    def __init__(self, nudge: NudgeShown, *, sample: bool = False) -> None:
         super().__init__()
         self.nudge = nudge
+        self.sample = sample  # shown on request (n): the wearer's answers are not recorded
 
     @property
     def dashboard(self) -> DashboardApp:
@@ -72,9 +74,24 @@ class NudgeScreen(ModalScreen[None]):
         """A firmer nudge replaces the one on screen."""
         self.nudge = nudge
         snooze = self.dashboard.state.nudge_config.snooze_min
-        self.query_one("#nudge-title", Static).update(TITLES[nudge.level])
+        title = TITLES[nudge.level]
+        keys = f"[b]s[/b] snooze {snooze:g} min    [b]d[/b] dismiss    (or just get up)"
+        if self.sample:
+            title = f"Sample: {title[0].lower()}{title[1:]}"
+            keys = "[b]escape[/b] close    [b]n[/b] the next kind of nudge"
+        self.query_one("#nudge-title", Static).update(title)
         self.query_one("#nudge-reason", Static).update(nudge.reason)
         self.query_one("#nudge-move", Static).update(nudge.suggestion.text())
-        self.query_one("#nudge-keys", Static).update(
-            f"[b]s[/b] snooze {snooze:g} min    [b]d[/b] dismiss    (or just get up)"
-        )
+        self.query_one("#nudge-keys", Static).update(keys)
+
+    async def action_snooze(self) -> None:
+        if self.sample:
+            self.dismiss()
+        else:
+            await self.run_action("app.snooze")
+
+    async def action_dismiss_nudge(self) -> None:
+        if self.sample:
+            self.dismiss()
+        else:
+            await self.run_action("app.dismiss_nudge")

@@ -82,7 +82,7 @@ class SettingsScreen(ModalScreen[None]):
         height: auto;
         max-height: 100%;
         border: round $primary;
-        border-title-color: $primary;
+        border-title-color: $text-primary;
         background: $surface;
         padding: 0 1;
     }
@@ -92,7 +92,7 @@ class SettingsScreen(ModalScreen[None]):
     SettingsScreen Input { width: 100%; background: $boost; }
     SettingsScreen Input:focus { background: $primary 20%; }
     SettingsScreen .field-help { color: $text-muted; height: auto; }
-    SettingsScreen .field-help.-error { color: $error; text-style: bold; }
+    SettingsScreen .field-help.-error { color: $text-error; text-style: bold; }
     SettingsScreen #settings-where { color: $text-muted; height: auto; }
     SettingsScreen #settings-buttons { height: auto; align-horizontal: right; margin-top: 1; }
     SettingsScreen Button { margin-left: 2; }
@@ -125,7 +125,7 @@ class SettingsScreen(ModalScreen[None]):
                     with Vertical(classes="field"):
                         yield Input(text, id=f"field-{name}", compact=True)
                         yield Static(help_text, id=f"help-{name}", classes="field-help")
-            yield Static(f"Saved to {config_path()}", id="settings-where")
+            yield Static(f"ctrl+s saves to {config_path()}", id="settings-where")
             with Horizontal(id="settings-buttons"):
                 yield Button("Save  ctrl+s", id="save", variant="primary", compact=True)
                 yield Button("Cancel  esc", id="cancel", compact=True)

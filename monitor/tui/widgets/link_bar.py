@@ -32,10 +32,10 @@ class LinkBar(LivePanel):
         padding: 0 1;
         background: $panel;
     }
-    LinkBar > .link--app { text-style: bold; color: $primary; }
-    LinkBar > .link--ok { color: $success; }
-    LinkBar > .link--warn { color: $warning; text-style: bold; }
-    LinkBar > .link--error { color: $error; text-style: bold; }
+    LinkBar > .link--app { text-style: bold; color: $text-primary; }
+    LinkBar > .link--ok { color: $text-success; }
+    LinkBar > .link--warn { color: $text-warning; text-style: bold; }
+    LinkBar > .link--error { color: $text-error; text-style: bold; }
     LinkBar > .link--dim { color: $text-muted; }
     """
 
@@ -88,7 +88,7 @@ class LinkBar(LivePanel):
         replay = self.replay
         assert replay is not None
         if state.ended or replay.finished:
-            out.append("■ end of recording ", self.style_of("link--warn"))
+            out.append("■ end of recording (r: play again) ", self.style_of("link--warn"))
         elif replay.paused:
             out.append("⏸ paused ", self.style_of("link--warn"))
         else:

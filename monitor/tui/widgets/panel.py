@@ -18,8 +18,9 @@ class LivePanel(Widget):
 
     DEFAULT_CSS = """
     LivePanel {
-        border: round $panel-lighten-2;
+        border: round $foreground 30%;
         border-title-color: $text-muted;
+        border-subtitle-color: $text-muted;
         padding: 0 1;
         text-wrap: nowrap;
         text-overflow: ellipsis;
@@ -52,4 +53,4 @@ class LivePanel(Widget):
 
     def style_of(self, name: str) -> Style:
         """A component class's style: the CSS (theme tokens) picks the colours, not the code."""
-        return self.get_component_rich_style(name, partial=True)
+        return self.get_component_rich_style(name, partial=False)

@@ -20,9 +20,9 @@ class PosturePanel(LivePanel):
         "posture--dim",
     }
     DEFAULT_CSS = """
-    PosturePanel > .posture--name { text-style: bold; color: $primary; }
-    PosturePanel > .posture--zone { color: $success; }
-    PosturePanel > .posture--zone-out { color: $warning; }
+    PosturePanel > .posture--name { text-style: bold; color: $text-primary; }
+    PosturePanel > .posture--zone { color: $text-success; }
+    PosturePanel > .posture--zone-out { color: $text-warning; }
     PosturePanel > .posture--dim { color: $text-muted; }
     """
 

@@ -7,7 +7,7 @@ from typing import ClassVar
 from rich.text import Text
 
 from monitor.tui.format import bar, duration
-from monitor.tui.state import DashboardState, next_nudge
+from monitor.tui.state import DashboardState, NextNudge, next_nudge
 from monitor.tui.widgets.panel import LivePanel
 
 
@@ -60,12 +60,10 @@ class SittingClock(LivePanel):
             if state.nudge_pending:
                 out.append("on screen now", value)
             else:
-                out.append(f"in {duration(upcoming.left_min * 60)}", value)
-                out.append(
-                    f" ({upcoming.level} at {upcoming.at_min:g} min)", self.style_of("clock--dim")
-                )
-            if upcoming.note:
-                out.append(f" · {upcoming.note}", self.style_of("clock--dim"))
+                when = f"in {duration(upcoming.left_min * 60)}"
+                out.append(when, value)
+                detail = _fitting(_details(upcoming), width - len("Next nudge  ") - len(when))
+                out.append(detail, self.style_of("clock--dim"))
         out.append("\n")
         out.append("Last break  ", label)
         if snap is None:
@@ -77,3 +75,17 @@ class SittingClock(LivePanel):
         else:
             out.append(f"{duration(snap.t - snap.last_break_end)} ago", value)
         return out
+
+
+def _details(upcoming: NextNudge) -> list[str]:
+    """What to say after "in N min", longest first: the panel shows the longest that fits."""
+    level = f"{upcoming.level} at {upcoming.at_min:g} min"
+    if upcoming.snooze_left_min > 0:  # "in N min" is already the snooze's end
+        return [f" ({level}, snoozed)", " (snoozed)", ""]
+    if upcoming.note:
+        return [f" ({level}) · {upcoming.note}", f" · {upcoming.note}", " (quiet hours)", ""]
+    return [f" ({level})", f" ({upcoming.level})", ""]
+
+
+def _fitting(candidates: list[str], room: int) -> str:
+    return next((text for text in candidates if len(text) <= room), "")

@@ -38,7 +38,7 @@ class TiltGauges(LivePanel):
     TiltGauges > .gauge--marker { color: $text; text-style: bold; }
     TiltGauges > .gauge--marker-out { color: $warning; text-style: bold; }
     TiltGauges > .gauge--hint { color: $text-muted; }
-    TiltGauges > .gauge--warn { color: $warning; }
+    TiltGauges > .gauge--warn { color: $text-warning; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -154,9 +154,10 @@ class TiltGauges(LivePanel):
         if source is None:
             return Text("Waiting for the sensor…", self.style_of("gauge--hint"))
         if source is MountingSource.PROVISIONAL:
+            long = "Uncalibrated: front and side may mix (c: calibrate)"
+            fits = len(long) <= self.content_size.width
             return Text(
-                "Uncalibrated: front and side may mix. Press c to calibrate.",
-                self.style_of("gauge--warn"),
+                long if fits else "Uncalibrated (c: calibrate)", self.style_of("gauge--warn")
             )
         if source is MountingSource.AUTOMATIC:
             return Text("Aligned from walking (c: calibrate)", self.style_of("gauge--hint"))

@@ -23,6 +23,8 @@ FRONTAL_SPAN = 20.0
 # Braille dot bits: [row][column] of a 2-wide, 4-high cell.
 _DOTS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
 _POSTURES = (Posture.SITTING, Posture.STANDING, Posture.WALKING, Posture.LYING, Posture.UNKNOWN)
+_LEGEND_WORDS = ("sitting", "standing", "walking", "lying")
+_LEGEND_SHORT = ("sit", "stand", "walk", "lie")  # a narrow terminal: 80 columns
 
 
 def braille_rows(
@@ -82,12 +84,20 @@ class Timeline(LivePanel):
             self._key = key
         return shown
 
+    def _legend(self) -> Text:
+        """Every posture's colour, in words as long as the border has room for."""
+        room = self.size.width - 4  # the corners and a dash each side
+        for names in (_LEGEND_WORDS, _LEGEND_SHORT):
+            legend = Text()
+            for posture, name in zip(_POSTURES[:4], names, strict=True):
+                legend.append("█", self.style_of(f"timeline--{posture.value}"))
+                legend.append(f" {name} ")
+            if legend.cell_len <= room:
+                break
+        return legend
+
     def build(self, state: DashboardState) -> Text:
-        legend = Text()
-        for posture in _POSTURES[:4]:
-            legend.append("█", self.style_of(f"timeline--{posture.value}"))
-            legend.append(f" {posture.value} ")
-        self.border_subtitle = legend  # here, not at mount: it follows a theme change
+        self.border_subtitle = self._legend()  # here, not at mount: it follows a theme change
         width = max(self.content_size.width - GUTTER, 8)
         height = max(self.content_size.height, 4)
         plot_rows = height - 2  # the posture band above, the time axis below

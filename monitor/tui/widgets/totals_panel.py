@@ -11,6 +11,8 @@ from monitor.tui.format import ZONE_WORDS, bar, duration, plural, short_duration
 from monitor.tui.state import DashboardState
 from monitor.tui.widgets.panel import LivePanel
 
+_FIXED_LINES = 10  # four figures, the zone heading and five zones
+
 
 class TotalsPanel(LivePanel):
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -49,6 +51,8 @@ class TotalsPanel(LivePanel):
             out.append(f"{name:<9}", label)
             out.append(figure, value)
             out.append(note + "\n", label)
+        # The totals keep zones only while sitting or standing (not walking, not lying): say so.
+        out.append("Tilt while sitting or standing\n", label)
         zone_total = sum(totals.seconds_by_zone.values())
         bar_width = max(width - 15 - 6, 4)
         for i, zone in enumerate(TiltZone):
@@ -60,4 +64,20 @@ class TotalsPanel(LivePanel):
             out.append(f"{short_duration(seconds):>6}", value)
             if i < len(TiltZone) - 1:
                 out.append("\n")
+        self._hours(out, state, bar_width)
         return out
+
+    def _hours(self, out: Text, state: DashboardState, bar_width: int) -> None:
+        """Sitting per hour, the latest hours first to go, where the panel is tall enough."""
+        room = self.content_size.height - _FIXED_LINES - 2  # a blank line and the heading
+        hours = sorted(state.live.totals.sitting_by_hour.items())[-room:] if room > 0 else []
+        if not hours:
+            return
+        label = self.style_of("totals--label")
+        out.append("\n\nSitting per hour", label)
+        for start, seconds in hours:
+            out.append(f"\n{state.policy.local_time(start):%H:%M}{'':<10}", label)
+            filled, empty = bar(seconds / 3600.0, bar_width)
+            out.append(filled, self.style_of("totals--bar"))
+            out.append(empty, self.style_of("totals--empty"))
+            out.append(f"{short_duration(seconds):>6}", self.style_of("totals--value"))

@@ -1,0 +1,176 @@
+"""Defects a desk user met in the dashboard (issue 12), each checked on the real app."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import make_app, settle, sim_items, wait_at_stop
+from contrast import screen_lines, words
+from items_transport import ItemsTransport
+from textual.pilot import Pilot
+
+from monitor.config import UserConfig, config_path, load_config, save_config
+from monitor.nudge import NudgeConfig, NudgeLevel
+from monitor.tui.app import DashboardApp
+from monitor.tui.screens.help import HelpScreen
+from monitor.tui.screens.nudge import NudgeScreen
+from monitor.tui.widgets.sitting_clock import SittingClock
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+THEMES = ["textual-dark", "textual-light"]
+READABLE = 3.0  # WCAG's least contrast for large or bold text and for parts of an interface
+
+
+async def lines_on_screen(pilot: Pilot[None], app: DashboardApp) -> list[str]:
+    await pilot.pause()
+    app.refresh_view()
+    await pilot.pause()
+    return screen_lines(app.export_screenshot())
+
+
+def sitting_app() -> tuple[DashboardApp, ItemsTransport]:
+    """Five minutes into a sitting bout, calibrated: every panel has something to say."""
+    return make_app(sim_items("sitting", 2, 25, 5 * 60), calibrated=True)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("scenario", ["sitting", "desk_short"])
+async def test_no_text_is_cut_off(size: tuple[int, int], scenario: str) -> None:
+    sim = sim_items(scenario, 2, 25, 5 * 60)
+    app, transport = make_app(sim, calibrated=scenario == "sitting")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot, app, transport)
+        lines = await lines_on_screen(pilot, app)
+    cut = [line for line in lines if "…" in line]
+    assert not cut, "\n".join(cut)
+    text = "\n".join(lines)
+    if scenario == "sitting":
+        assert "Next nudge  in 40 min (gentle" in text, text
+    legend = lines[-2]  # the timeline's, on its bottom border: whole, in short words if need be
+    assert "sit" in legend and ("lying" in legend or "lie " in legend), legend
+
+
+async def test_the_next_nudge_under_a_snooze_says_when_it_can_come() -> None:
+    save_config(UserConfig(nudge=NudgeConfig(gentle_min=20, firm_min=60, snooze_min=10)))
+    sim = sim_items("sitting", 2, 25, 33 * 60)
+    app, transport = make_app(sim, calibrated=True, stops=(sim.index_at(21.5 * 60),))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_at_stop(pilot, app, transport)
+        await pilot.press("s")
+        lines = await lines_on_screen(pilot, app)
+        clock = app.query_one(SittingClock).render().plain
+    assert "in 0 s" not in clock
+    line = next(line for line in lines if "Next nudge" in line)
+    assert "Next nudge  in 10 min (gentle at 20 min, snoozed)" in line, line
+
+
+async def test_a_sample_nudge_shows_each_kind_and_records_nothing() -> None:
+    app, transport = sitting_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app, transport)
+        seen = []
+        for _ in range(3):
+            await pilot.press("n")
+            await pilot.pause()
+            assert isinstance(app.screen, NudgeScreen) and app.screen.sample
+            seen.append(app.screen.nudge.level)
+        await pilot.pause()
+        text = "\n".join(screen_lines(app.export_screenshot()))
+        assert "Sample: time to change position" in text, text
+        await pilot.press("s")  # in a sample, snooze only closes it
+        await pilot.pause()
+        assert not isinstance(app.screen, NudgeScreen)
+        policy = app.state.live.pipeline.nudge_state
+        assert policy.pending is None and policy.snoozed_until is None
+        assert app.state.live.totals.nudges_shown == 0
+    assert seen == [NudgeLevel.GENTLE, NudgeLevel.FIRM, NudgeLevel.TILT]
+
+
+async def test_ctrl_c_quits() -> None:
+    app, transport = sitting_app()
+    async with app.run_test() as pilot:
+        await settle(pilot, app, transport)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert app.return_code == 0
+
+
+async def test_the_help_says_how_to_close_it() -> None:
+    app, transport = sitting_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, transport)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = "\n".join(await lines_on_screen(pilot, app))
+        assert "escape, ? or q: close" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("size", SIZES)
+async def test_every_word_is_readable(theme: str, size: tuple[int, int]) -> None:
+    app, transport = sitting_app()
+    async with app.run_test(size=size) as pilot:
+        app.theme = theme
+        await settle(pilot, app, transport)
+        await pilot.pause()
+        app.refresh_view()
+        await pilot.pause()
+        background = app.get_css_variables()["background"]
+        found = words(app.export_screenshot(), background)
+    assert len(found) > 30
+    faint = [f"{w.text!r} {w.colour} on {w.background}: {w.contrast:.2f}" for w in found
+             if w.contrast < READABLE]  # fmt: skip
+    assert not faint, "\n".join(faint)
+
+
+async def test_the_theme_is_kept_in_the_config_file() -> None:
+    save_config(UserConfig(nudge=NudgeConfig(gentle_min=30)))
+    app, transport = sitting_app()
+    async with app.run_test() as pilot:
+        await settle(pilot, app, transport)
+        app.theme = "textual-light"
+        await pilot.pause()
+    saved = load_config()
+    assert saved.theme == "textual-light"
+    assert saved.nudge.gentle_min == 30  # the rest of the file as it was
+    assert '[dashboard]\ntheme = "textual-light"' in config_path().read_text()
+    again, transport = sitting_app()
+    async with again.run_test() as pilot:
+        await pilot.pause()
+        assert again.theme == "textual-light"
+
+
+async def test_settings_do_not_claim_to_be_saved_before_they_are() -> None:
+    app, transport = sitting_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app, transport)
+        await pilot.press("o")
+        text = "\n".join(await lines_on_screen(pilot, app))
+    assert "Saved" not in text
+    assert "ctrl+s saves to" in text
+    assert not config_path().exists()
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_day_s_zone_times_say_what_they_count(size: tuple[int, int]) -> None:
+    app, transport = sitting_app()
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot, app, transport)
+        lines = await lines_on_screen(pilot, app)
+    heading = next(i for i, line in enumerate(lines) if "Tilt while sitting or standing" in line)
+    assert "neutral" in lines[heading + 1]
+    assert any("right hip low" in line for line in lines)  # every zone still on screen
+
+
+async def test_a_tall_terminal_fills_the_today_panel_with_sitting_per_hour() -> None:
+    app, transport = make_app(sim_items("sitting", 2, 25, 60 * 60), calibrated=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app, transport)
+        await pilot.press("d")  # the nudge of the 45th minute
+        lines = await lines_on_screen(pilot, app)
+    heading = next(i for i, line in enumerate(lines) if "Sitting per hour" in line)
+    # T0 is 15:06:40 UTC: an hour of sitting falls 53 min in the 15:00 hour, 7 in the 16:00.
+    hours = [line[: line.index("││")].rstrip() for line in lines[heading + 1 : heading + 3]]
+    assert hours[0].startswith("│ 15:00") and hours[0].endswith(("52m", "53m")), hours
+    assert hours[1].startswith("│ 16:00") and hours[1].endswith(("6m", "7m")), hours
