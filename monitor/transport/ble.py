@@ -22,7 +22,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -65,6 +65,9 @@ RADIO_ENV_VAR = "TILTMON_RADIO"
 
 QUEUE_PACKETS = 20_000  # about 30 minutes of 200 Hz data in 19-sample packets
 _COMMAND_TIMEOUT_S = 5.0
+_BATTERY_TIMEOUT_S = 2.0  # the stream is waiting: a level is not worth more
+BATTERY_POLL_S = 300.0  # a sensor without a Battery service is asked this often
+NO_BATTERY_NOTE = "the sensor reports no battery level"
 
 
 __all__ = [
@@ -356,7 +359,27 @@ class BleTransport:
         if battery is not None:
             yield LinkEvent(self._clock(), LinkEventKind.BATTERY, battery_percent=battery)
         config = await self._configure(client)
+        poll: asyncio.Task[None] | None = None
+        if battery is None:
+            # No Battery service: the protocol may have its own command (WitMotion's register).
+            asked, battery = await self._ask_battery()
+            if not asked:
+                config = replace(config, note=_joined(config.note, NO_BATTERY_NOTE))
+            else:
+                poll = asyncio.get_running_loop().create_task(self._poll_battery())
         yield LinkEvent(self._clock(), LinkEventKind.CONFIGURED, config.note, config=config)
+        if battery is not None and poll is not None:
+            yield LinkEvent(self._clock(), LinkEventKind.BATTERY, battery_percent=battery)
+        try:
+            async for item in self._stream_items(client, config):
+                yield item
+        finally:
+            if poll is not None:
+                poll.cancel()
+
+    async def _stream_items(
+        self, client: BleakClient, config: StreamFormat
+    ) -> AsyncIterator[TransportItem]:
         watchdog = max(self.policy.watchdog_s, 4 * config.samples_per_packet / config.rate_hz)
         while True:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
@@ -385,6 +408,25 @@ class BleTransport:
         with contextlib.suppress(BleakError):
             await client.start_notify(BATTERY_LEVEL_UUID, self._on_battery)
         return config
+
+    async def _ask_battery(self) -> tuple[bool, int | None]:
+        """(whether the protocol has a battery command, the level it read, if it could)."""
+        assert self.protocol is not None and self._gatt is not None
+        try:
+            async with asyncio.timeout(_BATTERY_TIMEOUT_S):
+                level = await self.protocol.battery(self._gatt)
+        except (BleakError, SensorError, DecodeError, TimeoutError) as exc:
+            log.info("battery level not read: %s", exc)
+            return True, None
+        return level is not None, level
+
+    async def _poll_battery(self) -> None:
+        """Ask the level now and then, as a Battery service would notify it."""
+        while True:
+            await asyncio.sleep(BATTERY_POLL_S)
+            _, level = await self._ask_battery()
+            if level is not None:
+                self._put(LinkEvent(self._clock(), LinkEventKind.BATTERY, battery_percent=level))
 
     async def _read_device_info(self, client: BleakClient) -> DeviceInfo:
         fields: dict[str, str] = {}
@@ -448,6 +490,10 @@ class BleTransport:
         except (asyncio.CancelledError, Exception) as exc:  # the link is gone either way
             if not _link_trouble(exc):
                 raise
+
+
+def _joined(note: str, more: str) -> str:
+    return f"{note}; {more}" if note else more
 
 
 @dataclass(frozen=True, slots=True)
