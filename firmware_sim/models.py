@@ -6,6 +6,7 @@ and the framing differ. ``tiltmon sim --list`` and ``--sim-model`` read this tab
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from dataclasses import dataclass
 
@@ -118,6 +119,13 @@ def model_names() -> list[str]:
     return list(MODELS)
 
 
+def sim_address(model: str, seed: int) -> str:
+    """A random static address (top bits 11) that a model's sensor of this seed always has."""
+    digest = bytearray(hashlib.sha256(f"{model}:{seed}".encode()).digest()[:6])
+    digest[0] |= 0xC0
+    return ":".join(f"{b:02X}" for b in digest)
+
+
 def simulated_device_on_link(
     link: LocalLink,
     scenario: str,
@@ -126,8 +134,14 @@ def simulated_device_on_link(
     seed: int = 0,
     faults: Faults = Faults(),
     name: str | None = None,
+    address: str | None = None,
 ) -> SimulatedDevice:
-    """A complete simulated sensor of ``model`` on a virtual link: scenario, IMU errors, GATT."""
+    """A complete simulated sensor of ``model`` on a virtual link: scenario, IMU errors, GATT.
+
+    Like a real sensor it keeps its address from run to run (:func:`sim_address`), so it is
+    remembered and its calibration found again; ``name`` and ``address`` override them (two
+    sensors advertising the same name, say).
+    """
     from firmware_sim.radio import new_peripheral_device
     from firmware_sim.simulation import SimulatedSensor
 
@@ -141,18 +155,19 @@ def simulated_device_on_link(
         return SimulatedSensor(scenario, seed=seed, rate_hz=rate_hz, start_s=start_s)
 
     advertised = name or spec.advertised_name.format(seed=seed % 1000, seed8=seed % 256)
+    device = new_peripheral_device(link, advertised, address=address or sim_address(model, seed))
     if spec.device:
         module, _, cls = spec.device.partition(":")
         device_class: type[SimulatedDevice] = getattr(importlib.import_module(module), cls)
         return device_class(
-            new_peripheral_device(link, advertised),
+            device,
             source,
             faults=faults,
             clock_drift_ppm=probe.clock_drift_ppm,
             seed=seed,
         )
     return SimulatedPeripheral(
-        new_peripheral_device(link, advertised),
+        device,
         source,
         faults=faults,
         identity=DeviceIdentity(serial=f"SIM-{seed:04d}"),

@@ -22,7 +22,7 @@ from calibration import (
     save_profile,
 )
 from monitor.errors import MonitorError
-from monitor.pipeline import profile_id
+from monitor.pipeline import profile_id, profile_identity
 from monitor.stream import StreamAssembler
 from monitor.transport.items import DeviceInfo, LinkEvent, LinkEventKind, TransportItem
 
@@ -103,6 +103,7 @@ def profile_from(run: CalibrationRun, device_id: str | None = None) -> Calibrati
         gyro_bias=result.gyro_bias,
         method=result.method,
         quality=dict(result.quality),
+        identity=profile_identity(run.device),
     )
 
 

@@ -70,15 +70,17 @@ def source_from_args(args: argparse.Namespace) -> Source:
     if args.sim is not None:
         label = f"sim:{args.sim}" + (f" ({args.sim_model})" if args.sim_model != "tiltmon" else "")
     remember = None
+    remembered = None
     if args.sim is None:
         remember = remember_sensor
         if args.sensor is None and (last := load_last_sensor()) is not None:
-            args.sensor = last["address"]  # also what the recording names
+            # Preferred, not required: another sensor is used when this one is not in range.
+            remembered = last["address"]
             label = last["name"] or last["address"]
         elif args.sensor is not None:
             label = args.sensor
     recorder = recorder_from_args(args)
-    transport = transport_from_args(args)
+    transport = transport_from_args(args, remembered=remembered)
     if recorder is not None:
         transport = RecordingTransport(transport, recorder)
     return Source(transport=transport, label=label, recorder=recorder, remember=remember)

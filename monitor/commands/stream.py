@@ -24,8 +24,9 @@ from monitor.transport.ble import RADIO_ENV_VAR, StreamSettings, open_virtual_ra
 from monitor.transport.items import LinkEvent, LinkEventKind
 
 
-def transport_from_args(args: argparse.Namespace) -> Transport:
-    """The transport the sensor options name: the simulator, or a BLE sensor."""
+def transport_from_args(args: argparse.Namespace, *, remembered: str | None = None) -> Transport:
+    """The transport the sensor options name: the simulator, or a BLE sensor (preferring the
+    one at the ``remembered`` address when several are in range)."""
     settings = StreamSettings(rate_hz=args.rate)
     if args.sim is not None:
         from monitor.commands.sim import faults_from_args
@@ -38,7 +39,7 @@ def transport_from_args(args: argparse.Namespace) -> Transport:
             settings=settings,
         )
     target = f"ble:{args.sensor}" if args.sensor else "ble"
-    return open_transport(target, settings=settings, radio=args.radio)
+    return open_transport(target, settings=settings, radio=args.radio, remembered=remembered)
 
 
 class StatusLine:

@@ -33,6 +33,7 @@ from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakError
 from bleak_retry_connector import establish_connection
 
+from calibration.profiles import device_key, profile_path
 from monitor.errors import (
     BluetoothUnavailableError,
     DecodeError,
@@ -48,6 +49,7 @@ from monitor.sensors.base import (
     StreamSettings,
     decode_battery_level,
 )
+from monitor.transport.choice import Candidate, Choice, choose, is_address
 from monitor.transport.items import (
     DeviceInfo,
     LinkEvent,
@@ -96,6 +98,9 @@ class ReconnectPolicy:
     scan_timeout_s: float = 5.0
     watchdog_s: float = 3.0  # link up, streaming, and nothing for this long: reconnect
     max_attempts: int | None = None  # None: keep trying until closed
+    # Listening this long before choosing among the sensors in range (sensors advertise every
+    # 20 ms to 1 s); the chosen one is then reconnected to by address, without a choice.
+    choice_scan_s: float = 2.0
 
 
 async def scan(
@@ -151,6 +156,12 @@ _NO_BLUETOOTH = (
     " switched on (on Linux: the bluetooth service and D-Bus are running), or try the"
     " simulated sensor: tiltmon --sim"
 )
+
+
+def has_calibration(address: str) -> bool:
+    """Whether the sensor at ``address`` has a calibration profile (a damaged one counts: it
+    is still the wearer's sensor)."""
+    return profile_path(device_key(address=address)).exists()
 
 
 def _link_trouble(exc: BaseException) -> bool:
@@ -225,8 +236,14 @@ class BleTransport:
         client_backend: type[BaseBleakClient] | None = None,
         radio: str | None = None,
         clock: Callable[[], float] = time.time,
+        remembered: str | None = None,
+        calibrated: Callable[[str], bool] = has_calibration,
     ) -> None:
         self.target = target
+        # Preferences when several sensors are in range (monitor.transport.choice).
+        self.remembered = remembered
+        self._calibrated = calibrated
+        self.choice: Choice | None = None  # made at the first connection
         # The protocols to look for (default: every one tiltmon speaks).
         self.protocols = [protocol_named(name) for name in protocols or PROTOCOLS]
         self.protocol: SensorProtocol | None = None  # the one the sensor found speaks
@@ -246,6 +263,7 @@ class BleTransport:
         self._ever_streamed = False  # after the first stream, any error is worth a retry
         self.overflowed = 0
         self.device_info: DeviceInfo | None = None
+        self._chose: Choice | None = None  # a choice not yet told in a CONNECTED event
 
     async def __aenter__(self) -> Self:
         if self._radio_spec and self._client_backend is None:
@@ -299,7 +317,9 @@ class BleTransport:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self.policy.max_delay_s)
                     continue
-                yield LinkEvent(self._clock(), LinkEventKind.CONNECTED, client.address)
+                chose, self._chose = self._chose, None
+                detail = chose.describe() if chose is not None else client.address
+                yield LinkEvent(self._clock(), LinkEventKind.CONNECTED, detail)
                 try:
                     async for item in self._session(client):
                         yield item
@@ -322,8 +342,12 @@ class BleTransport:
             await self._shutdown()
 
     async def _find(self) -> BLEDevice:
+        if self.choice is None and not (self.target and is_address(self.target)):
+            return await self._choose()
+        # Straight to the sensor asked for by address, or the one chosen before.
+        target = self.choice.chosen.address if self.choice is not None else self.target
         device = await BleakScanner.find_device_by_filter(
-            _matcher(self.target, self.protocols, self._recognised),
+            _matcher(target, self.protocols, self._recognised),
             timeout=self.policy.scan_timeout_s,
             **_scan_args(self._scanner_backend, self.protocols),
         )
@@ -331,6 +355,32 @@ class BleTransport:
             what = f"sensor {self.target!r}" if self.target else "sensor tiltmon knows"
             raise SensorNotFoundError(f"no {what} found in {self.policy.scan_timeout_s:.0f} s")
         self.protocol = self._recognised[device.address]
+        return device
+
+    async def _choose(self) -> BLEDevice:
+        """Listen for every sensor in range and take the preferred one (see choice.choose)."""
+        found = await _discover(self.policy.choice_scan_s, self._scanner_backend, self.protocols)
+        devices: dict[str, tuple[BLEDevice, SensorProtocol]] = {}
+        candidates = []
+        for device, adv in found.values():
+            name = adv.local_name or device.name or ""
+            known = recognise(name, adv.service_uuids, self.protocols)
+            if known is not None:
+                devices[device.address] = (device, known)
+                candidates.append(Candidate(name, device.address, adv.rssi, known.name))
+        choice = choose(
+            candidates,
+            target=self.target,
+            remembered=self.remembered,
+            calibrated=self._calibrated,
+        )
+        if choice is None:
+            what = f"sensor {self.target!r}" if self.target else "sensor tiltmon knows"
+            seconds = self.policy.choice_scan_s
+            raise SensorNotFoundError(f"no {what} found in {seconds:.0f} s")
+        log.info("chose %s", choice.describe())
+        self.choice = self._chose = choice
+        device, self.protocol = devices[choice.chosen.address]
         return device
 
     async def _connect(self, device: BLEDevice) -> BleakClient:
