@@ -122,7 +122,7 @@ class MetaMotionDevice(SimulatedDevice):
         )
         info = [
             (p.MANUFACTURER_NAME_UUID, "MbientLab Inc"),
-            (p.MODEL_NUMBER_UUID, "MetaMotion S (simulated)"),
+            (p.MODEL_NUMBER_UUID, "MetaMotion RL (simulated)"),
             (p.SERIAL_NUMBER_UUID, self.serial),
             (p.FIRMWARE_REVISION_UUID, "sim-1.7.3"),
         ]

@@ -474,7 +474,11 @@ class BleTransport:
         """Ask the level now and then, as a Battery service would notify it."""
         while True:
             await asyncio.sleep(BATTERY_POLL_S)
-            _, level = await self._ask_battery()
+            try:
+                _, level = await self._ask_battery()
+            except Exception as exc:  # the link is failing: the session ends and says why
+                log.info("battery poll stopped: %r", exc)
+                return
             if level is not None:
                 self._put(LinkEvent(self._clock(), LinkEventKind.BATTERY, battery_percent=level))
 

@@ -136,3 +136,21 @@ def test_stream_command_with_the_thingy_model() -> None:
     assert summary["protocol"] == "thingy" and summary["configured_rate_hz"] == 100
     assert summary["rate_hz"] == pytest.approx(100, rel=0.01)
     assert summary["sensor_seconds"] >= 29.5
+
+
+def test_sim_list_shows_the_two_models_and_what_they_can_do() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "sim", "--list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    assert "Nordic Thingy:52" in lines["thingy"] and "(5–200 Hz)" in lines["thingy"]
+    assert "MetaMotion" in lines["metamotion"] and "(25/50/100/200 Hz)" in lines["metamotion"]
+    assert "no battery level" in lines["movesense"]
+    assert "no battery level" not in lines["witmotion"]  # read from its voltage register
