@@ -226,7 +226,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30, help="of live streaming per model")
     parser.add_argument("--hours", type=float, default=1.0, help="of the office day")
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--skip-delivery", action="store_true")
+    parser.add_argument("--skip-delivery", action="store_true", help="only the office day")
+    parser.add_argument("--skip-day", action="store_true", help="only the delivery")
     args = parser.parse_args()
 
     if not args.skip_delivery:
@@ -251,6 +252,8 @@ def main() -> None:
                 f"{clock:>10.2f}{configured:>7g}{lost:>13}{s['reconnects']!s:>8}"
             )
 
+    if args.skip_day:
+        return
     print(f"\noffice day: {args.hours:g} h of office_day (seed {SEED}) through tiltmon export,")
     print("  |difference| from the tiltmon profile's angles, deg; posture frames agreeing")
     header = f"{'model':<11}{'sag mean':>9}{'sag worst':>10}{'fro mean':>9}{'fro worst':>10}"
