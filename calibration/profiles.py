@@ -36,6 +36,13 @@ def data_dir() -> Path:
     return Path(user_data_dir("tiltmon"))
 
 
+def device_key(*, address: str = "", serial: str = "", name: str = "") -> str:
+    """The name a sensor's profile is saved under: its Bluetooth address, the one identity no
+    other sensor in range shares. A serial or a name can be shared (clones, a model's default
+    name), so they key a profile only for a sensor whose address is unknown."""
+    return address.strip() or serial.strip() or name.strip() or "default"
+
+
 def profile_path(device_id: str, directory: Path | None = None) -> Path:
     """The profile file of a device; the id is reduced to safe filename characters."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", device_id.strip()) or "default"
@@ -52,6 +59,22 @@ class CalibrationProfile:
     method: str  # "walk", "tilt" or "auto"
     quality: dict[str, float] = field(default_factory=dict)
     accel: AccelCalibration | None = None
+    # Who the sensor said it was when calibrated: address, serial, name, model (any may be "").
+    identity: dict[str, str] = field(default_factory=dict)
+
+    def mismatch(self, *, address: str = "", serial: str = "") -> str | None:
+        """Why this profile is not the connected sensor's, or None when nothing says so.
+
+        A profile is found by address; a sensor at that address that reports another serial is
+        another unit (a replaced board, a host that reused an identifier), and a profile found
+        under a serial or name belongs to one address only."""
+        saved_address = self.identity.get("address", "")
+        saved_serial = self.identity.get("serial", "")
+        if saved_address and address and saved_address.lower() != address.lower():
+            return f"it was saved for the sensor at {saved_address}, this one is at {address}"
+        if saved_serial and serial and saved_serial != serial:
+            return f"it was saved for serial {saved_serial}, this sensor reports {serial}"
+        return None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -63,6 +86,8 @@ class CalibrationProfile:
             "gyro_bias_rad_s": [float(v) for v in self.gyro_bias],
             "quality": dict(self.quality),
         }
+        if self.identity:
+            out["identity"] = dict(self.identity)
         if self.accel is not None:
             out["accel"] = {
                 "bias_m_s2": [float(v) for v in self.accel.bias],
@@ -94,6 +119,9 @@ class CalibrationProfile:
         quality = data.get("quality", {})
         if not isinstance(quality, dict):
             raise TypeError("quality is not an object")
+        identity = data.get("identity", {})
+        if not isinstance(identity, dict):
+            raise TypeError("identity is not an object")
         return cls(
             device_id=str(data["device_id"]),
             created=str(data["created"]),
@@ -102,6 +130,7 @@ class CalibrationProfile:
             method=str(data["method"]),
             quality={str(k): float(v) for k, v in quality.items()},
             accel=accel,
+            identity={str(k): str(v) for k, v in identity.items()},
         )
 
 
@@ -167,6 +196,7 @@ __all__ = [
     "DATA_DIR_ENV",
     "CalibrationProfile",
     "data_dir",
+    "device_key",
     "load_profile",
     "profile_path",
     "save_profile",

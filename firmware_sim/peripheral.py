@@ -202,6 +202,29 @@ class SimulatedDevice:
             ],
         )
 
+    def _battery_service(self) -> Service:
+        """The standard Battery service; the level is notified as it drains
+        (:meth:`_notify_battery_level` from :meth:`_on_battery_change`)."""
+        props = Characteristic.Properties
+        self.battery_level_char: Characteristic[bytes] = Characteristic(
+            p.BATTERY_LEVEL_UUID,
+            props.READ | props.NOTIFY,
+            Characteristic.READABLE,
+            CharacteristicValue(
+                read=lambda _conn: bytes([self.battery_percent]), write=self._reject_write
+            ),
+        )
+        return Service(p.BATTERY_SERVICE_UUID, [self.battery_level_char])
+
+    def _notify_battery_level(self, connection: Connection, percent: int) -> None:
+        async def notify() -> None:
+            with contextlib.suppress(Exception):  # the link may already be gone
+                await self.device.notify_subscriber(
+                    connection, self.battery_level_char, bytes([percent])
+                )
+
+        asyncio.get_running_loop().create_task(notify())
+
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:

@@ -55,6 +55,17 @@ REG_UNLOCK = 0x69
 UNLOCK_KEY = 0xB588
 REG_BATTERY = 0x64  # battery voltage, 0.01 V
 UNLOCK_S = 10.0  # settings are accepted for this long after an unlock
+# The simulated LiPo cell: resting voltage against charge (percent, volts), a typical curve.
+CELL_CURVE = (
+    (0, 3.27), (5, 3.61), (10, 3.69), (15, 3.71), (20, 3.73), (25, 3.75), (30, 3.77),
+    (35, 3.79), (40, 3.80), (45, 3.82), (50, 3.84), (55, 3.85), (60, 3.87), (65, 3.91),
+    (70, 3.95), (75, 3.98), (80, 4.02), (85, 4.08), (90, 4.11), (95, 4.15), (100, 4.20),
+)  # fmt: skip
+
+
+def cell_volts(percent: float) -> float:
+    pct, volts = zip(*CELL_CURVE, strict=True)
+    return float(np.interp(percent, pct, volts))
 
 
 def encode_frame(
@@ -171,11 +182,7 @@ class WitMotionDevice(SimulatedDevice):
         connection = self._connection
         if connection is None or not self._subscribed:
             return
-        values = (
-            [round((3.3 + 0.9 * self.battery_percent / 100) * 100)]
-            if (register == REG_BATTERY)
-            else []
-        )
+        values = [round(cell_volts(self.battery_percent) * 100)] if register == REG_BATTERY else []
         asyncio.get_running_loop().create_task(
             self._send_quietly(connection, encode_register(register, values))
         )

@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from calibration import (
     CalibrationError,
+    device_key,
     load_profile,
 )
 from monitor.activity import ActivitySnapshot, Transition
@@ -349,14 +350,28 @@ def _merge_tilts(tilts: list[TiltSamples]) -> TiltSamples:
 
 
 def profile_id(device: DeviceInfo | None) -> str:
-    """The name a device's calibration profile is saved under: serial, else address.
+    """The name a device's calibration profile is saved under: its address (see
+    :func:`calibration.device_key`: a serial or a name can be shared by another sensor).
 
     Saving (``tiltmon calibrate``, the dashboard's wizard) and loading go through this one
     function, so a profile is always found again under the name it was saved with.
     """
     if device is None:
         return "default"
-    return device.serial or device.address or device.name or "default"
+    return device_key(address=device.address, serial=device.serial, name=device.name)
+
+
+def profile_identity(device: DeviceInfo | None) -> dict[str, str]:
+    """What a profile records of the sensor it was made on, to be checked when it is found."""
+    if device is None:
+        return {}
+    fields = {
+        "address": device.address,
+        "serial": device.serial,
+        "name": device.name,
+        "model": device.model,
+    }
+    return {k: v for k, v in fields.items() if v}
 
 
 def saved_mounting(device: DeviceInfo) -> FloatArray | None:
@@ -367,4 +382,10 @@ def saved_mounting(device: DeviceInfo) -> FloatArray | None:
         # A damaged profile must not stop the monitor: say so and calibrate automatically.
         log.warning("ignoring the calibration profile of %s: %s", profile_id(device), exc)
         return None
+    if profile is not None:
+        why = profile.mismatch(address=device.address, serial=device.serial)
+        if why is not None:
+            # Another sensor's mounting would be wrong from the first sample: start afresh.
+            log.warning("not using the calibration profile %s: %s", profile_id(device), why)
+            return None
     return None if profile is None else profile.q_PS

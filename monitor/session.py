@@ -35,7 +35,7 @@ from monitor.live import (
     stream_for,
 )
 from monitor.nudge import NudgeEvent, NudgeOutcome
-from monitor.pipeline import MountingChange, PipelineStep, profile_id
+from monitor.pipeline import MountingChange, PipelineStep, profile_id, profile_identity
 from monitor.private_files import make_private_dirs
 from monitor.recording import RecordingTransport, SessionRecorder, new_session_path
 from monitor.stream import StreamEvent
@@ -82,6 +82,7 @@ class SensorChoice:
     record: Path | None = None  # the recording's path; None: a new file in the sessions dir
     no_record: bool = False
     use_last_sensor: bool = False  # no --sensor: the one used last time (and remember this one)
+    remembered: str | None = None  # the address preferred (not required) when several are in range
 
     @property
     def moniker(self) -> str:
@@ -102,7 +103,9 @@ class SensorChoice:
         last = load_last_sensor() if self.use_last_sensor else None
         if last is None:
             return self, "sensor"
-        return dataclasses.replace(self, sensor=last["address"]), last["name"] or last["address"]
+        # Preferred, not required: another sensor is used when this one is not in range.
+        label = last["name"] or last["address"]
+        return dataclasses.replace(self, remembered=last["address"]), label
 
     def transport(self) -> Transport:
         from monitor.sensors import StreamSettings
@@ -118,7 +121,9 @@ class SensorChoice:
                 options["faults"] = self.faults
             return open_transport(f"sim:{self.sim}", settings=settings, **options)
         target = f"ble:{self.sensor}" if self.sensor else "ble"
-        return open_transport(target, settings=settings, radio=self.radio)
+        return open_transport(
+            target, settings=settings, radio=self.radio, remembered=self.remembered
+        )
 
     def recorder(self) -> SessionRecorder | None:
         """A recorder for this stream: on by default (also for the simulator)."""
@@ -260,6 +265,7 @@ def calibration_profile(
         gyro_bias=result.gyro_bias,
         method=result.method,
         quality=dict(result.quality),
+        identity=profile_identity(device),
     )
 
 

@@ -280,7 +280,8 @@ class StreamAssembler:
         if self._link_dropped:
             # The sensor sampled on while the link was down: all the lateness is lost samples.
             missing = max(0, round((lateness - typical) / period))
-        elif lateness - typical > max(1.5 * period, 3.0 * spread):
+        # A lost packet of n samples leaves a hole of n periods: anything shorter is jitter.
+        elif lateness - typical > max((max(n, 2) - 0.5) * period, 3.0 * spread):
             missing = max(1, round((lateness - typical) / period))
         self._lateness.append(lateness - missing * period)
         return self._next_index + missing
@@ -294,8 +295,12 @@ class StreamAssembler:
         milliseconds at most, so holding samples a microsecond apart until it catches up is
         invisible to them.
         """
-        floor = self._last_host_time + 1e-6 * np.arange(1, len(host_time) + 1)
-        host_time = np.maximum(host_time, floor)
+        # Each sample at least a microsecond after the one before, within the batch too (a
+        # multi-sample packet placed by arrival can have several samples clamped to its arrival):
+        # h'[k] = k·µs + running max of (h[j] - j·µs), floored by the batch before.
+        step = 1e-6 * np.arange(1, len(host_time) + 1)
+        shifted = np.maximum(host_time - step, self._last_host_time)
+        host_time = np.maximum.accumulate(shifted) + step
         self._last_host_time = float(host_time[-1])
         return host_time
 

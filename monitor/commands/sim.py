@@ -25,11 +25,10 @@ async def run_sim(args: argparse.Namespace) -> int:
     if args.list:
         print("sensor models (--sim-model):")
         for model in MODELS.values():
-            rates = "/".join(str(r) for r in model.rates_hz)
-            extras = [] if model.has_battery_service else ["no battery level"]
+            extras = [] if model.reports_battery else ["no battery level"]
             extras += [] if model.has_gyro else ["no gyroscope"]
             more = f"; {', '.join(extras)}" if extras else ""
-            print(f"  {model.name:<10} {model.title} ({rates} Hz{more})")
+            print(f"  {model.name:<10} {model.title} ({model.rates_text}{more})")
         print("scenarios:")
         for name in scenario_names():
             print(f"  {name}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from monitor.sensors import movesense, polar, tiltmon, witmotion
+from monitor.sensors import metamotion, movesense, polar, thingy, tiltmon, witmotion
 from monitor.sensors.base import (
     DecodedPacket,
     FrameDecoder,
@@ -22,7 +22,15 @@ from monitor.sensors.base import (
 )
 
 PROTOCOLS: dict[str, SensorProtocol] = {
-    p.name: p for p in (tiltmon.PROTOCOL, witmotion.PROTOCOL, polar.PROTOCOL, movesense.PROTOCOL)
+    p.name: p
+    for p in (
+        tiltmon.PROTOCOL,
+        witmotion.PROTOCOL,
+        polar.PROTOCOL,
+        movesense.PROTOCOL,
+        metamotion.PROTOCOL,
+        thingy.PROTOCOL,
+    )
 }
 DEFAULT_PROTOCOL = tiltmon.NAME
 

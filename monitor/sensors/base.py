@@ -158,6 +158,11 @@ class SensorProtocol(Protocol):
         """Stop streaming, so the device saves its battery (best effort)."""
         ...
 
+    async def battery(self, link: GattLink) -> int | None:
+        """The battery level in %, asked through the protocol's own command, for a device that
+        has no standard Battery service; None when the protocol has no such command."""
+        ...
+
 
 def recognises(protocol: SensorProtocol, name: str, service_uuids: Sequence[str]) -> bool:
     """Whether an advertisement (its local name and service UUIDs) is this protocol's device."""

@@ -159,6 +159,10 @@ class MovesenseProtocol:
             note=note,
         )
 
+    async def battery(self, link: GattLink) -> int | None:
+        """None: the device reports its level in the standard Battery service, if at all."""
+        return None
+
     async def stop(self, link: GattLink) -> None:
         await _command(link, encode_unsubscribe(), accept=(HTTP_OK, 404))
 

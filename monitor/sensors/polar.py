@@ -350,6 +350,10 @@ class PolarProtocol:
             gyr_factor=factors[GYRO],
         )
 
+    async def battery(self, link: GattLink) -> int | None:
+        """None: the device reports its level in the standard Battery service, if at all."""
+        return None
+
     async def stop(self, link: GattLink) -> None:
         for kind in (ACC, GYRO):
             await _request(link, encode_stop(kind), accept=tuple(STATUS_NAMES))

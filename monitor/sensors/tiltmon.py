@@ -333,6 +333,10 @@ class TiltmonProtocol:
             raise SensorError("sensor accepted start but does not report streaming")
         return config.stream_format()
 
+    async def battery(self, link: GattLink) -> int | None:
+        """None: the device reports its level in the standard Battery service, if at all."""
+        return None
+
     async def stop(self, link: GattLink) -> None:
         await _command(link, encode_stop())
 

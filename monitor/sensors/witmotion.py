@@ -59,7 +59,17 @@ REG_RATE = 0x03
 REG_ALGORITHM = 0x24  # 0x00 nine-axis, 0x01 six-axis
 REG_READ = 0x27
 REG_UNLOCK = 0x69
+REG_BATTERY = 0x64  # battery voltage in 0.01 V
 UNLOCK = bytes.fromhex("ff aa 69 88 b5")
+_REGISTER_ANSWER = struct.Struct("<BBBB8h")
+
+# A single LiPo cell's resting voltage against its charge (a typical discharge curve; the
+# vendor publishes none): volts, percent, rising.
+LIPO_CURVE = (
+    (3.27, 0), (3.61, 5), (3.69, 10), (3.71, 15), (3.73, 20), (3.75, 25), (3.77, 30),
+    (3.79, 35), (3.80, 40), (3.82, 45), (3.84, 50), (3.85, 55), (3.87, 60), (3.91, 65),
+    (3.95, 70), (3.98, 75), (4.02, 80), (4.08, 85), (4.11, 90), (4.15, 95), (4.20, 100),
+)  # fmt: skip
 
 
 def command(register: int, value: int) -> bytes:
@@ -71,6 +81,29 @@ def encode_set_rate(rate_hz: int) -> bytes:
     if rate_hz not in RATE_CODES:
         raise ValueError(f"WitMotion rates over BLE are {SAMPLE_RATES_HZ} Hz, not {rate_hz}")
     return command(REG_RATE, RATE_CODES[rate_hz])
+
+
+def encode_read(register: int) -> bytes:
+    """A register read, ``FF AA 27 reg 00``: answered with ``55 71 reg 00`` and eight int16."""
+    return command(REG_READ, register)
+
+
+def find_register_answer(
+    payload: bytes | bytearray | memoryview, register: int
+) -> tuple[int, ...] | None:
+    """The eight int16 of the answer to a read of ``register``, if ``payload`` carries one (it
+    may share the notification with data frames)."""
+    data = bytes(payload)
+    at = data.find(bytes([HEADER, KIND_REGISTER, register, 0]))
+    if at < 0 or len(data) - at < _REGISTER_ANSWER.size:
+        return None
+    return tuple(_REGISTER_ANSWER.unpack_from(data, at)[4:])
+
+
+def battery_percent(volts: float) -> int:
+    """A LiPo cell's charge from its voltage (:data:`LIPO_CURVE`), 0 to 100 %."""
+    v, pct = zip(*LIPO_CURVE, strict=True)
+    return round(float(np.interp(volts, v, pct)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +225,12 @@ class WitMotionProtocol:
         return _Decoder()
 
     def samples_in(self, payload: bytes) -> int:
-        return len(payload) // FRAME_SIZE
+        # Data frames only: a register answer (the battery) is no sample.
+        return sum(
+            1
+            for at in range(0, len(payload) - 1, FRAME_SIZE)
+            if payload[at] == HEADER and payload[at + 1] == KIND_DATA
+        )
 
     async def start(self, link: GattLink, wanted: StreamSettings) -> StreamFormat:
         rate = nearest_rate(wanted.rate_hz, SAMPLE_RATES_HZ)
@@ -217,6 +255,20 @@ class WitMotionProtocol:
 
     async def stop(self, link: GattLink) -> None:
         """Nothing to send: the device streams while notifications are on."""
+
+    async def battery(self, link: GattLink) -> int | None:
+        """The battery voltage register, read on the data characteristic, as a charge in %."""
+        answer = await link.request(
+            WRITE_UUID,
+            encode_read(REG_BATTERY),
+            answer_uuid=NOTIFY_UUID,
+            answers=lambda d: find_register_answer(d, REG_BATTERY) is not None,
+        )
+        values = find_register_answer(answer, REG_BATTERY)
+        assert values is not None
+        if not 0 < values[0] < 500:  # no LiPo cell reads 0 V or 5 V
+            raise DecodeError(f"WitMotion battery register reads {values[0] / 100:.2f} V")
+        return battery_percent(values[0] / 100)
 
 
 PROTOCOL = WitMotionProtocol()

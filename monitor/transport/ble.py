@@ -22,7 +22,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -33,6 +33,7 @@ from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakError
 from bleak_retry_connector import establish_connection
 
+from calibration.profiles import device_key, profile_path
 from monitor.errors import (
     BluetoothUnavailableError,
     DecodeError,
@@ -48,6 +49,7 @@ from monitor.sensors.base import (
     StreamSettings,
     decode_battery_level,
 )
+from monitor.transport.choice import Candidate, Choice, choose, is_address
 from monitor.transport.items import (
     DeviceInfo,
     LinkEvent,
@@ -65,6 +67,9 @@ RADIO_ENV_VAR = "TILTMON_RADIO"
 
 QUEUE_PACKETS = 20_000  # about 30 minutes of 200 Hz data in 19-sample packets
 _COMMAND_TIMEOUT_S = 5.0
+_BATTERY_TIMEOUT_S = 2.0  # the stream is waiting: a level is not worth more
+BATTERY_POLL_S = 300.0  # a sensor without a Battery service is asked this often
+NO_BATTERY_NOTE = "the sensor reports no battery level"
 
 
 __all__ = [
@@ -93,6 +98,9 @@ class ReconnectPolicy:
     scan_timeout_s: float = 5.0
     watchdog_s: float = 3.0  # link up, streaming, and nothing for this long: reconnect
     max_attempts: int | None = None  # None: keep trying until closed
+    # Listening this long before choosing among the sensors in range (sensors advertise every
+    # 20 ms to 1 s); the chosen one is then reconnected to by address, without a choice.
+    choice_scan_s: float = 2.0
 
 
 async def scan(
@@ -161,6 +169,12 @@ _NO_BLUETOOTH = (
     " switched on (on Linux: the bluetooth service and D-Bus are running), or try the"
     " simulated sensor: tiltmon --sim"
 )
+
+
+def has_calibration(address: str) -> bool:
+    """Whether the sensor at ``address`` has a calibration profile (a damaged one counts: it
+    is still the wearer's sensor)."""
+    return profile_path(device_key(address=address)).exists()
 
 
 def _link_trouble(exc: BaseException) -> bool:
@@ -235,8 +249,14 @@ class BleTransport:
         client_backend: type[BaseBleakClient] | None = None,
         radio: str | None = None,
         clock: Callable[[], float] = time.time,
+        remembered: str | None = None,
+        calibrated: Callable[[str], bool] = has_calibration,
     ) -> None:
         self.target = target
+        # Preferences when several sensors are in range (monitor.transport.choice).
+        self.remembered = remembered
+        self._calibrated = calibrated
+        self.choice: Choice | None = None  # made at the first connection
         # The protocols to look for (default: every one tiltmon speaks).
         self.protocols = [protocol_named(name) for name in protocols or PROTOCOLS]
         self.protocol: SensorProtocol | None = None  # the one the sensor found speaks
@@ -256,6 +276,7 @@ class BleTransport:
         self._ever_streamed = False  # after the first stream, any error is worth a retry
         self.overflowed = 0
         self.device_info: DeviceInfo | None = None
+        self._chose: Choice | None = None  # a choice not yet told in a CONNECTED event
 
     async def __aenter__(self) -> Self:
         if self._radio_spec and self._client_backend is None:
@@ -309,7 +330,9 @@ class BleTransport:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self.policy.max_delay_s)
                     continue
-                yield LinkEvent(self._clock(), LinkEventKind.CONNECTED, client.address)
+                chose, self._chose = self._chose, None
+                detail = chose.describe() if chose is not None else client.address
+                yield LinkEvent(self._clock(), LinkEventKind.CONNECTED, detail)
                 try:
                     async for item in self._session(client):
                         yield item
@@ -332,8 +355,12 @@ class BleTransport:
             await self._shutdown()
 
     async def _find(self) -> BLEDevice:
+        if self.choice is None and not (self.target and is_address(self.target)):
+            return await self._choose()
+        # Straight to the sensor asked for by address, or the one chosen before.
+        target = self.choice.chosen.address if self.choice is not None else self.target
         device = await BleakScanner.find_device_by_filter(
-            _matcher(self.target, self.protocols, self._recognised),
+            _matcher(target, self.protocols, self._recognised),
             timeout=self.policy.scan_timeout_s,
             **_scan_args(self._scanner_backend, self.protocols),
         )
@@ -341,6 +368,32 @@ class BleTransport:
             what = f"sensor {self.target!r}" if self.target else "sensor tiltmon knows"
             raise SensorNotFoundError(f"no {what} found in {self.policy.scan_timeout_s:.0f} s")
         self.protocol = self._recognised[device.address]
+        return device
+
+    async def _choose(self) -> BLEDevice:
+        """Listen for every sensor in range and take the preferred one (see choice.choose)."""
+        found = await _discover(self.policy.choice_scan_s, self._scanner_backend, self.protocols)
+        devices: dict[str, tuple[BLEDevice, SensorProtocol]] = {}
+        candidates = []
+        for device, adv in found.values():
+            name = adv.local_name or device.name or ""
+            known = recognise(name, adv.service_uuids, self.protocols)
+            if known is not None:
+                devices[device.address] = (device, known)
+                candidates.append(Candidate(name, device.address, adv.rssi, known.name))
+        choice = choose(
+            candidates,
+            target=self.target,
+            remembered=self.remembered,
+            calibrated=self._calibrated,
+        )
+        if choice is None:
+            what = f"sensor {self.target!r}" if self.target else "sensor tiltmon knows"
+            seconds = self.policy.choice_scan_s
+            raise SensorNotFoundError(f"no {what} found in {seconds:.0f} s")
+        log.info("chose %s", choice.describe())
+        self.choice = self._chose = choice
+        device, self.protocol = devices[choice.chosen.address]
         return device
 
     async def _connect(self, device: BLEDevice) -> BleakClient:
@@ -369,7 +422,27 @@ class BleTransport:
         if battery is not None:
             yield LinkEvent(self._clock(), LinkEventKind.BATTERY, battery_percent=battery)
         config = await self._configure(client)
+        poll: asyncio.Task[None] | None = None
+        if battery is None:
+            # No Battery service: the protocol may have its own command (WitMotion's register).
+            asked, battery = await self._ask_battery()
+            if not asked:
+                config = replace(config, note=_joined(config.note, NO_BATTERY_NOTE))
+            else:
+                poll = asyncio.get_running_loop().create_task(self._poll_battery())
         yield LinkEvent(self._clock(), LinkEventKind.CONFIGURED, config.note, config=config)
+        if battery is not None and poll is not None:
+            yield LinkEvent(self._clock(), LinkEventKind.BATTERY, battery_percent=battery)
+        try:
+            async for item in self._stream_items(client, config):
+                yield item
+        finally:
+            if poll is not None:
+                poll.cancel()
+
+    async def _stream_items(
+        self, client: BleakClient, config: StreamFormat
+    ) -> AsyncIterator[TransportItem]:
         watchdog = max(self.policy.watchdog_s, 4 * config.samples_per_packet / config.rate_hz)
         while True:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
@@ -398,6 +471,29 @@ class BleTransport:
         with contextlib.suppress(BleakError):
             await client.start_notify(BATTERY_LEVEL_UUID, self._on_battery)
         return config
+
+    async def _ask_battery(self) -> tuple[bool, int | None]:
+        """(whether the protocol has a battery command, the level it read, if it could)."""
+        assert self.protocol is not None and self._gatt is not None
+        try:
+            async with asyncio.timeout(_BATTERY_TIMEOUT_S):
+                level = await self.protocol.battery(self._gatt)
+        except (BleakError, SensorError, DecodeError, TimeoutError) as exc:
+            log.info("battery level not read: %s", exc)
+            return True, None
+        return level is not None, level
+
+    async def _poll_battery(self) -> None:
+        """Ask the level now and then, as a Battery service would notify it."""
+        while True:
+            await asyncio.sleep(BATTERY_POLL_S)
+            try:
+                _, level = await self._ask_battery()
+            except Exception as exc:  # the link is failing: the session ends and says why
+                log.info("battery poll stopped: %r", exc)
+                return
+            if level is not None:
+                self._put(LinkEvent(self._clock(), LinkEventKind.BATTERY, battery_percent=level))
 
     async def _read_device_info(self, client: BleakClient) -> DeviceInfo:
         fields: dict[str, str] = {}
@@ -461,6 +557,10 @@ class BleTransport:
         except (asyncio.CancelledError, Exception) as exc:  # the link is gone either way
             if not _link_trouble(exc):
                 raise
+
+
+def _joined(note: str, more: str) -> str:
+    return f"{note}; {more}" if note else more
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,7 +81,8 @@ class SimulatedSensorTransport:
         self._radio = VirtualRadio(link=link)
         await self._radio.open()
         self._ble = BleTransport(
-            None,
+            # Straight to this sensor: alone on its own link, there is nothing to choose from.
+            str(self.peripheral.device.random_address),
             protocols=[MODELS[self.model].protocol],
             settings=self.settings,
             policy=self.policy,

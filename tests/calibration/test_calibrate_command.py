@@ -53,9 +53,12 @@ async def test_calibrate_prints_prompts_and_saves_a_profile(
     assert "keep still" in text and "walk straight ahead" in text and "100 %" in text
     assert run.result is not None
     path = save_profile(profile_from(run))
-    assert path.name == "SIM-0006.json" and stat.S_IMODE(path.stat().st_mode) == 0o600
-    saved = load_profile("SIM-0006")
+    # Saved under the sensor's address (a serial or name can be another sensor's too), with
+    # what the sensor said it was.
+    assert path.name == "AA_BB.json" and stat.S_IMODE(path.stat().st_mode) == 0o600
+    saved = load_profile("AA:BB")
     assert saved is not None
+    assert saved.identity == {"address": "AA:BB", "serial": "SIM-0006", "name": "tiltmon"}
     assert quat_angle_deg(saved.q_PS, simulate("calibration", seed=6, duration_s=1).mounting) < 2
 
 

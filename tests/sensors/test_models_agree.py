@@ -13,8 +13,10 @@ from collections.abc import Iterable
 import numpy as np
 import pytest
 
+from firmware_sim import metamotion as metamotion_fw
 from firmware_sim import movesense as movesense_fw
 from firmware_sim import polar as polar_fw
+from firmware_sim import thingy as thingy_fw
 from firmware_sim import witmotion as witmotion_fw
 from firmware_sim.motion import Activity
 from firmware_sim.packets import packetize
@@ -97,6 +99,26 @@ def test_movesense_matches_the_tiltmon_profile(tiltmon: dict[str, float]) -> Non
     fmt = StreamFormat(52, 8, 2000, protocol="movesense")
     got = run(rec, fmt, movesense_fw.packetize(rec))
     assert got["samples"] >= len(rec.t) - movesense_fw.SAMPLES_PER_NOTIFICATION
+    assert got["sagittal_rms"] == pytest.approx(tiltmon["sagittal_rms"], abs=0.2)
+    assert got["frontal_rms"] == pytest.approx(tiltmon["frontal_rms"], abs=0.2)
+    assert got["posture"] == pytest.approx(tiltmon["posture"], abs=0.02)
+
+
+def test_metamotion_matches_the_tiltmon_profile(tiltmon: dict[str, float]) -> None:
+    rec = simulate(SCENARIO, seed=SEED, rate_hz=50, acc_range_g=8, gyr_range_dps=500)
+    fmt = StreamFormat(50, 8, 500, samples_per_packet=3, protocol="metamotion")
+    got = run(rec, fmt, metamotion_fw.packetize(rec))
+    assert got["samples"] >= len(rec.t) - metamotion_fw.SAMPLES_PER_PACKED
+    assert got["sagittal_rms"] == pytest.approx(tiltmon["sagittal_rms"], abs=0.2)
+    assert got["frontal_rms"] == pytest.approx(tiltmon["frontal_rms"], abs=0.2)
+    assert got["posture"] == pytest.approx(tiltmon["posture"], abs=0.02)
+
+
+def test_thingy_matches_the_tiltmon_profile(tiltmon: dict[str, float]) -> None:
+    rec = simulate(SCENARIO, seed=SEED, rate_hz=50, acc_range_g=16, gyr_range_dps=2000)
+    fmt = StreamFormat(50, 16, 2000, protocol="thingy")
+    got = run(rec, fmt, thingy_fw.packetize(rec))
+    assert got["samples"] == len(rec.t)
     assert got["sagittal_rms"] == pytest.approx(tiltmon["sagittal_rms"], abs=0.2)
     assert got["frontal_rms"] == pytest.approx(tiltmon["frontal_rms"], abs=0.2)
     assert got["posture"] == pytest.approx(tiltmon["posture"], abs=0.02)

@@ -125,6 +125,8 @@ async def test_drops_and_disconnects_are_placed_by_the_sensor_clock() -> None:
     assert sensor.counters.packets_dropped > 0 and summary.reconnects >= 2
     assert sensor.counters.samples_sent - summary.samples <= fw.SAMPLES_PER_NOTIFICATION
     assert summary.duplicates == 0
+    assert summary.battery_percent is None
+    assert "the sensor reports no battery level" in summary.note
     gaps = [e for e in events if isinstance(e, StreamGap)]
     assert any(g.reason is GapReason.DISCONNECTED for g in gaps)
     assert sum(g.lost_samples for g in gaps if g.reason is GapReason.DROPPED) <= (

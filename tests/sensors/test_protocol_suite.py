@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from firmware_sim import metamotion as metamotion_fw
 from firmware_sim import movesense as movesense_fw
 from firmware_sim import polar as polar_fw
 from firmware_sim import protocol as tiltmon_fw
+from firmware_sim import thingy as thingy_fw
 from firmware_sim import witmotion as witmotion_fw
 from firmware_sim.models import MODELS
 from monitor.live import EventListener, stream_for
@@ -66,6 +68,12 @@ def valid_payload(name: str, rng: random.Random) -> bytes:
     if name == "movesense":
         data = counts.astype(np.int16)
         return movesense_fw.encode_imu6(0x63, rng.randrange(1 << 32), data, data)
+    if name == "metamotion":
+        module = rng.choice([metamotion_fw.ACC, metamotion_fw.GYRO])
+        packed = rng.random() < 0.5
+        return metamotion_fw.encode_data(module, counts[: 3 if packed else 1], packed=packed)
+    if name == "thingy":
+        return thingy_fw.encode_raw(counts[0], counts[1], counts[2] / 16)
     return polar_fw.encode_delta_frame(rng.choice([2, 5]), rng.randrange(1 << 60), counts)
 
 

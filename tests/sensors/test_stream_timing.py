@@ -161,3 +161,26 @@ def test_sequence_timing_wraps_and_counts_drops_and_duplicates(
     assert assembler.stats.duplicates == 10
     firsts = [b.first_index for b in batches]
     assert firsts == [10 * k for k in range(20) if k not in (7, 8)]
+
+
+def test_samples_of_one_packet_placed_by_arrival_never_share_a_time() -> None:
+    # A MetaMotion packet carries three samples and no stamp; when one arrives before the clock
+    # mapping expects its samples, they are held at its arrival time, and still each must come
+    # strictly after the one before (the posture machine refuses anything else).
+    from firmware_sim import metamotion as mm_fw
+
+    fmt = StreamFormat(100, 8, 500, samples_per_packet=3, protocol="metamotion")
+    assembler = StreamAssembler()
+    items: list[Notification | LinkEvent] = [LinkEvent(BASE, LinkEventKind.CONFIGURED, config=fmt)]
+    rng = random.Random(3)
+    counts = np.zeros((3, 3), dtype=np.int16)
+    for k in range(400):
+        # Mostly on time, now and then a packet rushed through early after a late one.
+        at = BASE + (3 * k + 2) / 100 + 0.010 + (0.02 if k % 37 == 5 else 0.0)
+        at -= 0.015 if k % 37 == 6 else rng.uniform(0.0, 0.002)
+        items.append(Notification(at, mm_fw.encode_data(mm_fw.ACC, counts, packed=True)))
+        items.append(Notification(at, mm_fw.encode_data(mm_fw.GYRO, counts, packed=True)))
+    batches, _ = feed(assembler, items)
+    host = np.concatenate([b.host_time for b in batches])
+    assert len(host) == 1200
+    assert np.all(np.diff(host) > 0)

@@ -88,6 +88,32 @@ def test_register_answers_are_not_samples() -> None:
     assert seen == [1, 2] and errors == []
 
 
+def test_the_battery_register_read_is_the_documented_command_and_answer() -> None:
+    assert wit.encode_read(wit.REG_BATTERY) == bytes.fromhex("ffaa276400")
+    # The answer may share a notification with data frames; other registers are not it.
+    answer = fw.encode_register(0x64, [402])
+    assert answer[:4] == bytes.fromhex("55716400")
+    assert wit.find_register_answer(frame(1) + answer, wit.REG_BATTERY) == (
+        402,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
+    assert wit.find_register_answer(fw.encode_register(0x65, [402]), wit.REG_BATTERY) is None
+    assert wit.find_register_answer(answer[:-1], wit.REG_BATTERY) is None
+
+
+@pytest.mark.parametrize(
+    ("volts", "percent"), [(4.20, 100), (4.25, 100), (4.02, 80), (3.84, 50), (3.0, 0)]
+)
+def test_a_lipo_voltage_reads_as_its_charge(volts: float, percent: int) -> None:
+    assert wit.battery_percent(volts) == percent
+
+
 def test_a_header_split_after_its_first_byte_survives() -> None:
     data = frame(5) + frame(6)
     seen, errors = decode([data[:21], data[21:]])
@@ -129,4 +155,5 @@ def test_recognised_by_name_or_by_service() -> None:
     assert recognise("WT901BLE68", []) is protocol("witmotion")
     assert recognise("", [wit.SERVICE_UUID.upper()]) is protocol("witmotion")
     assert recognise("tiltmon", ["8a3c0001-6b1e-4f2a-9d5c-2e7b41f0a6d3"]) is protocol("tiltmon")
-    assert recognise("Thingy", []) is None
+    assert recognise("Thingy", []) is protocol("thingy")
+    assert recognise("Mi Smart Band", []) is None

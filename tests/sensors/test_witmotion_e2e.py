@@ -101,7 +101,10 @@ async def test_thirty_seconds_arrive_whole_and_once_at_the_sensors_top_rate() ->
     assert summary.configured_rate_hz == 50 and summary.protocol == "witmotion"
     assert summary.rate_hz == pytest.approx(50, rel=0.01)
     assert live.assembler.rate_estimate_hz == pytest.approx(50, rel=0.002)
-    assert summary.battery_percent is None  # the sensor has no Battery service: shown as such
+    # No Battery service: the level is read from the battery voltage register instead.
+    assert summary.battery_percent is not None
+    assert abs(summary.battery_percent - sensor.battery_percent) <= 2
+    assert "no battery level" not in summary.note
     assert "100 Hz asked, 50 Hz used" in summary.note
     configured = [
         e for e in events if isinstance(e, LinkEvent) and e.kind is LinkEventKind.CONFIGURED
@@ -184,3 +187,25 @@ def test_sim_list_shows_the_models() -> None:
     )
     assert "witmotion" in out.stdout and "WitMotion BWT901BLECL" in out.stdout
     assert "no battery level" in out.stdout and "desk_short" in out.stdout
+
+
+async def test_the_battery_level_is_asked_again_as_it_drains(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No Battery service to notify: the transport reads the voltage register now and then (every
+    # 5 minutes; every second here, with a battery draining 1 % a second).
+    from monitor.transport import ble
+
+    monkeypatch.setattr(ble, "BATTERY_POLL_S", 1.0)
+    sensor, live, events = await run_witmotion(
+        4.5, faults=Faults(battery_percent=60, battery_drain_per_hour=3600.0)
+    )
+    levels = [
+        e.battery_percent
+        for e in events
+        if isinstance(e, LinkEvent) and e.kind is LinkEventKind.BATTERY
+    ]
+    assert len(levels) >= 4 and levels[0] >= 58
+    assert levels == sorted(levels, reverse=True) and levels[-1] <= levels[0] - 2
+    assert live.summary().battery_percent == levels[-1]
+    assert abs(levels[-1] - sensor.battery_percent) <= 2

@@ -1,5 +1,6 @@
 """The dashboard on a recording: seeking is quick, the end can be played again, and only the
-replay's own keys are offered. A real session file through ``dashboard_replay``, as the CLI builds."""
+replay's own keys are offered. A real session file through ``dashboard_replay``, as the CLI
+builds it."""
 
 from __future__ import annotations
 

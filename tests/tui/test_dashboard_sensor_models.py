@@ -23,11 +23,12 @@ async def test_the_dashboard_streams_from_the_witmotion_model() -> None:
                 await pilot.pause(0.2)
         assert live.link.rate_hz == 50 and live.link.streaming
         assert live.link.device_name.startswith("WT901BLE")
-        assert live.link.battery_percent is None
+        # No Battery service: the level is read from the sensor's battery voltage register.
+        assert live.link.battery_percent is not None and 80 <= live.link.battery_percent <= 90
         assert live.assembler.stats.duplicates == 0
         app.refresh_view()
         await pilot.pause()
         bar = app.query_one(LinkBar).build(app.state).plain
-        assert "50 Hz" in bar and "no battery level" in bar
+        assert "50 Hz" in bar and f"battery {live.link.battery_percent}%" in bar
         assert "100 Hz asked, 50 Hz used" in bar
         await pilot.press("q")

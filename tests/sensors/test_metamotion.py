@@ -1,0 +1,163 @@
+"""mbientlab MetaMotion: the decoder on the SDK's literal bytes, the firmware's commands, and the
+model end to end through bleak and the virtual radio."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+from bleak import BleakClient, BleakScanner
+from bumble.link import LocalLink
+from stream_cli import stream_summary
+
+from firmware_sim.metamotion import MetaMotionDevice
+from firmware_sim.models import simulated_device_on_link
+from firmware_sim.peripheral import Faults
+from firmware_sim.radio import VirtualRadio
+from monitor.errors import DecodeError
+from monitor.live import EventListener, stream_for
+from monitor.sensors import StreamFormat, protocol
+from monitor.sensors import metamotion as mm
+from monitor.stream import GapReason, StreamEvent, StreamGap
+from monitor.transport.ble import ReconnectPolicy, StreamSettings, scan
+from monitor.transport.items import LinkEvent
+from monitor.transport.sim import SimulatedSensorTransport
+
+G = 9.80665
+
+# vectors.json "metawear" (OFFICIAL: MetaWear-SDK-Cpp tests).
+ACC_4G = bytes.fromhex("030416c494a22ad0")
+GYRO_500 = bytes.fromhex("13053e43ff7f0080")
+PACKED_ACC_8G = bytes.fromhex("031c62b7530de9fd16d04d0e57028affa1050a01")
+PACKED_GYRO_1000 = bytes.fromhex("13070915ad2608de8a1a0d2665e48d20ac2773ec")
+
+
+def test_the_sdk_vectors_decode_to_the_sdk_values() -> None:
+    acc = mm.decode_data(ACC_4G)
+    gyro = mm.decode_data(GYRO_500)
+    assert acc is not None and gyro is not None and (acc.module, gyro.module) == (mm.ACC, mm.GYRO)
+    np.testing.assert_allclose(acc.counts / 8192.0, [[-1.872, -2.919, -1.495]], atol=5e-4)
+    np.testing.assert_allclose(gyro.counts / 65.6, [[262.409, 499.497, -499.512]], atol=5e-4)
+
+
+def test_packed_vectors_pair_into_three_samples_in_si_units() -> None:
+    decoder = protocol("metamotion").decoder(StreamFormat(100, 8, 1000, protocol="metamotion"))
+    assert decoder.feed(PACKED_ACC_8G) == ([], [])  # waits for its gyroscope half
+    (packet,), errors = decoder.feed(PACKED_GYRO_1000)
+    assert errors == [] and len(packet) == 3
+    np.testing.assert_allclose(
+        packet.acc / G,
+        [[-4.539, 0.833, -0.131], [-2.995, 0.894, 0.146], [-0.029, 0.352, 0.065]],
+        atol=5e-4,
+    )
+    assert packet.gyr is not None
+    np.testing.assert_allclose(
+        np.degrees(packet.gyr),
+        [[164.177, 301.86, -265.122], [207.134, 296.982, -215.457], [254.055, 309.634, -152.591]],
+        atol=5e-3,
+    )
+
+
+def test_a_half_whose_partner_was_lost_is_let_go() -> None:
+    decoder = protocol("metamotion").decoder(StreamFormat(100, 8, 1000, protocol="metamotion"))
+    assert decoder.feed(PACKED_GYRO_1000) == ([], [])  # its accelerometer half never came
+    decoder.feed(PACKED_ACC_8G)
+    decoder.feed(PACKED_ACC_8G)  # the first one's gyroscope half never came
+    packets, _ = decoder.feed(PACKED_GYRO_1000)
+    assert [len(p) for p in packets] == [3]
+    _, errors = decoder.feed(PACKED_ACC_8G[:-5])
+    assert [str(e) for e in errors] == ["MetaWear 03 1c data of 15 bytes, expected 20"]
+    assert decoder.feed(PACKED_GYRO_1000) == ([], [])  # its accelerometer half was garbled
+    assert decoder.feed(bytes.fromhex("038328 08")) == ([], [])  # a register answer
+    with pytest.raises(DecodeError, match="1 bytes"):
+        mm.decode_data(b"\x03")
+
+
+def test_the_commands_are_the_documented_bytes() -> None:
+    assert mm.encode_config(mm.ACC, 100, 4) == bytes.fromhex("03032805")
+    commands = mm.start_commands(100, 8, 500)
+    assert [c.hex() for c in commands[2:]] == [
+        "031c01",
+        "130701",
+        "03020100",
+        "13020100",
+        "030101",
+        "130101",
+    ]
+    with pytest.raises(ValueError, match="cannot sample 400 Hz"):
+        mm.encode_config(mm.ACC, 400, 8)
+
+
+async def test_the_firmware_follows_the_commands_and_reads_its_configuration_back() -> None:
+    link = LocalLink()
+    sensor = simulated_device_on_link(link, "standing", model="metamotion", seed=21)
+    assert isinstance(sensor, MetaMotionDevice)
+    await sensor.start()
+    heard: asyncio.Queue[bytes] = asyncio.Queue()
+    try:
+        async with VirtualRadio(link=link) as radio:
+            found = await scan(2.0, backend=radio.scanner_backend)
+            assert [(s.name, s.protocol) for s in found] == [("MetaWear", "metamotion")]
+            device = await BleakScanner.find_device_by_name(
+                "MetaWear", timeout=3.0, backend=radio.scanner_backend
+            )
+            assert device is not None
+            async with BleakClient(device, backend=radio.client_backend) as client:
+                await client.start_notify(mm.NOTIFY_UUID, lambda _s, d: heard.put_nowait(bytes(d)))
+
+                async def write(*requests: bytes) -> None:
+                    for request in requests:
+                        await client.write_gatt_char(mm.COMMAND_UUID, request, response=True)
+
+                await write(bytes.fromhex("0303ff08"))  # no such rate: ignored
+                await write(bytes.fromhex("0383"))
+                async with asyncio.timeout(3):
+                    assert await heard.get() == bytes.fromhex("03832803")  # as shipped
+                await write(*mm.start_commands(50, 8, 500))
+                assert sensor.streaming and sensor.rate_hz == 50
+                kinds = set()
+                async with asyncio.timeout(3):
+                    while len(kinds) < 2:
+                        kinds.add((await heard.get())[:2])
+                assert kinds == {b"\x03\x1c", b"\x13\x07"}
+                await write(*mm.stop_commands())
+                assert not sensor.streaming
+    finally:
+        await sensor.stop()
+
+
+async def test_drops_and_disconnects_lose_no_sample_that_arrives() -> None:
+    events: list[StreamEvent | LinkEvent] = []
+    transport = SimulatedSensorTransport(
+        "desk_short",
+        seed=4,
+        model="metamotion",
+        faults=Faults(drop_fraction=0.02, disconnect_every_s=4.0),
+        settings=StreamSettings(rate_hz=100),
+        policy=ReconnectPolicy(first_delay_s=0.1, max_delay_s=1.0, scan_timeout_s=3.0),
+    )
+    async with transport:
+        async with asyncio.timeout(60):
+            live = await stream_for(transport, 10.0, listeners=[EventListener(events.append)])
+    sensor = transport.peripheral
+    assert isinstance(sensor, MetaMotionDevice)
+    summary = live.summary()
+    assert sensor.counters.packets_dropped > 0 and summary.reconnects >= 2
+    # Every sample sent arrives but those in flight as the run ends.
+    assert sensor.counters.samples_sent - summary.samples <= 6
+    assert summary.duplicates == 0 and summary.malformed == 0
+    assert summary.configured_rate_hz == 100 and summary.battery_percent == 87
+    gaps = [e for e in events if isinstance(e, StreamGap)]
+    assert any(g.reason is GapReason.DISCONNECTED for g in gaps)
+
+
+@pytest.mark.slow
+def test_stream_command_with_the_metamotion_model() -> None:
+    summary = stream_summary("metamotion")
+    sent = summary["firmware"]["samples_sent"]
+    assert summary["samples"] >= 0.995 * sent
+    assert summary["duplicates"] == 0
+    assert summary["protocol"] == "metamotion" and summary["configured_rate_hz"] == 100
+    assert summary["rate_hz"] == pytest.approx(100, rel=0.01)
+    assert summary["sensor_seconds"] >= 29.5
