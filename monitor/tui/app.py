@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import math
 from pathlib import Path
@@ -28,8 +29,11 @@ from monitor.nudge import NudgeConfig, NudgeEvent, NudgePolicy, NudgeShown
 from monitor.service import apply_answer
 from monitor.session import Session
 from monitor.tui.screens.calibration import CalibrationScreen
+from monitor.tui.screens.guide import GuideScreen
 from monitor.tui.screens.help import HelpScreen
+from monitor.tui.screens.history import HistoryScreen
 from monitor.tui.screens.nudge import NudgeScreen
+from monitor.tui.screens.pause import PauseScreen
 from monitor.tui.screens.settings import SettingsScreen
 from monitor.tui.state import DashboardState
 from monitor.tui.widgets.link_bar import LinkBar
@@ -68,6 +72,9 @@ class DashboardApp(App[None]):
         Binding("c", "calibrate", "Calibrate"),
         Binding("o", "settings", "Settings"),
         Binding("s", "snooze", "Snooze"),
+        Binding("p", "pause_menu", "Pause", show=False),  # on the nudge: "Snooze for…"
+        Binding("h", "history", "History"),
+        Binding("g", "guide", "Guide", show=False),
         Binding("d", "dismiss_nudge", "Dismiss", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -88,6 +95,7 @@ class DashboardApp(App[None]):
         notifier: DesktopNotifier | None = None,
         bell: bool = True,
         blink: bool = True,
+        guide: bool = False,
     ) -> None:
         super().__init__()
         self.session = session
@@ -95,6 +103,7 @@ class DashboardApp(App[None]):
         self.notifier = notifier or DesktopNotifier(enabled=False)
         self.use_bell = bell
         self.blink = blink  # tests turn the input cursor's blinking off (deterministic pictures)
+        self.show_guide = guide  # the first-run guide, opened over the dashboard at start
         self._worker: Worker[None] | None = None
         self._seek_to: float | None = None
         self._restart = asyncio.Event()
@@ -122,17 +131,23 @@ class DashboardApp(App[None]):
         self.set_interval(REFRESH_S, self.refresh_view)
         self._worker = self.run_worker(self._run_session(), name="pipeline", exit_on_error=False)
         self.refresh_view()
+        if self.show_guide:
+            self.push_screen(GuideScreen())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.REPLAY_ACTIONS:
             return self.session.replay is not None  # hidden unless replaying
-        if isinstance(self.screen, CalibrationScreen) and action in ("calibrate", "settings"):
+        if isinstance(self.screen, CalibrationScreen) and action in (
+            "calibrate",
+            "settings",
+            "history",
+        ):
             return False  # the wizard's own keys only, while it runs
         if action == "calibrate":
             return True if self.session.can_calibrate else None  # shown greyed in a replay
         if action == "dismiss_nudge":
             return (self.state.nudge_pending and not self.strict) or None
-        if action == "snooze":
+        if action in ("snooze", "pause_menu"):
             return not self.strict or None
         return True
 
@@ -291,6 +306,30 @@ class DashboardApp(App[None]):
     def action_settings(self) -> None:
         if not any(isinstance(s, SettingsScreen) for s in self.screen_stack):
             self.push_screen(SettingsScreen())
+
+    def action_pause_menu(self) -> None:
+        """Choose how long: a snooze of 10 to 30 minutes, an hour's meeting, or the day."""
+        if self.strict:
+            self.notify("Strict mode: stand up for a minute to clear the nudge.", timeout=4)
+            return
+        if isinstance(self.screen, PauseScreen):
+            return
+        now = self.state.data_time() or None
+        local = self.state.policy.local_time(now) if now else dt.datetime.now().time()
+
+        def chosen(minutes: float | None) -> None:
+            if minutes is not None:
+                self.action_snooze(minutes)
+
+        self.push_screen(PauseScreen(local), chosen)
+
+    def action_history(self) -> None:
+        if not isinstance(self.screen, HistoryScreen):
+            self.push_screen(HistoryScreen())
+
+    def action_guide(self) -> None:
+        if not isinstance(self.screen, GuideScreen):
+            self.push_screen(GuideScreen())
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -43,6 +43,7 @@ class NudgeScreen(ModalScreen[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "app.snooze", "Snooze"),
+        Binding("p", "app.pause_menu", "Snooze for…"),
         Binding("d", "app.dismiss_nudge", "Dismiss"),
         Binding("escape", "app.dismiss_nudge", "Dismiss", show=False),
     ]
@@ -76,5 +77,6 @@ class NudgeScreen(ModalScreen[None]):
         self.query_one("#nudge-reason", Static).update(nudge.reason)
         self.query_one("#nudge-move", Static).update(nudge.suggestion.text())
         self.query_one("#nudge-keys", Static).update(
-            f"[b]s[/b] snooze {snooze:g} min    [b]d[/b] dismiss    (or just get up)"
+            f"[b]s[/b] snooze {snooze:g} min   [b]p[/b] other lengths, pause   [b]d[/b] dismiss"
+            "\n(or just get up)"
         )
