@@ -9,6 +9,8 @@ does: the recording closes cleanly and the socket is removed.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -18,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.control import ControlServer, Message, item_message
+from monitor.errors import MonitorError
 from monitor.live import LiveStream
 from monitor.notify import DesktopNotifier, NudgeNotifier
 from monitor.nudge import NudgeEvent
 from monitor.pipeline import PipelineStep
-from monitor.session import Session
+from monitor.session import Session, earlier_totals
 from monitor.transport.items import Notification
 
 log = logging.getLogger(__name__)
@@ -108,6 +111,8 @@ async def run_service(
         "pid": os.getpid(),
         "started_at": time.time(),
         "strict": strict,
+        # The attached dashboard rebuilds today's totals from exactly these, as the service did.
+        "today_from": [str(p) for p in session.today_from],
     }
     broadcaster: Broadcaster
 
@@ -130,12 +135,28 @@ async def run_service(
     server = ControlServer(socket_path, hello, on_command)
     broadcaster = Broadcaster(server)
     await server.start()
+    rebuild = asyncio.create_task(_rebuild_today(session, live)) if session.today_from else None
     try:
         async with session.transport:
             if on_ready is not None:
                 on_ready(server)
             await session.run(seconds, live, [broadcaster, NudgeNotifier(notifier)])
     finally:
+        if rebuild is not None:
+            rebuild.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await rebuild
         await server.close()
         await notifier.drain()
     return live
+
+
+async def _rebuild_today(session: Session, live: LiveStream) -> None:
+    """Today's earlier recordings join the totals; the stream does not wait for them."""
+    try:
+        earlier = await earlier_totals(session.today_from)
+    except (MonitorError, OSError) as exc:
+        log.warning("today's earlier sessions could not be read: %s", exc)
+        return
+    live.totals.absorb(earlier)
+    log.info("today's totals include %d earlier sessions", len(session.today_from))

@@ -30,7 +30,7 @@ REPLAY_UI_SPEED = 10.0  # the dashboard's replay pace when --speed is not given
 def dashboard_session(args: argparse.Namespace) -> Session:
     """The sensor options' session (recorded unless --no-record); without --sensor, the sensor
     used last time."""
-    return open_session(sensor_choice(args, use_last_sensor=True))
+    return open_session(sensor_choice(args, use_last_sensor=True), rebuild_today=True)
 
 
 def dashboard_replay(path: Path, speed: float | None) -> Session:

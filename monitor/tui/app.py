@@ -27,7 +27,7 @@ from monitor.errors import MonitorError
 from monitor.notify import DesktopNotifier, nudge_text
 from monitor.nudge import NudgeConfig, NudgeEvent, NudgePolicy, NudgeShown
 from monitor.service import apply_answer
-from monitor.session import Session
+from monitor.session import Session, earlier_totals
 from monitor.tui.screens.calibration import CalibrationScreen
 from monitor.tui.screens.guide import GuideScreen
 from monitor.tui.screens.help import HelpScreen
@@ -130,6 +130,8 @@ class DashboardApp(App[None]):
         self._panels = list(self.query(LivePanel))
         self.set_interval(REFRESH_S, self.refresh_view)
         self._worker = self.run_worker(self._run_session(), name="pipeline", exit_on_error=False)
+        if self.session.today_from and self.session.replay is None:
+            self.run_worker(self._rebuild_today(), name="today", exit_on_error=False)
         self.refresh_view()
         if self.show_guide:
             self.push_screen(GuideScreen())
@@ -225,6 +227,21 @@ class DashboardApp(App[None]):
 
     async def _stream(self) -> None:
         await self.session.run(math.inf, self.state.live, [self.state])
+
+    async def _rebuild_today(self) -> None:
+        """Today's earlier recordings join the day's totals once replayed (in the background:
+        the live stream does not wait for them)."""
+        paths = self.session.today_from
+        try:
+            earlier = await earlier_totals(paths)
+        except (MonitorError, OSError) as exc:
+            self.notify(f"Today's earlier sessions could not be read: {exc}", severity="warning")
+            return
+        self.state.live.totals.absorb(earlier)
+        self.state.rebuilt_from = len(paths)
+        self.refresh_view()
+        sessions = "session" if len(paths) == 1 else "sessions"
+        self.notify(f"Today includes {len(paths)} earlier {sessions}.", timeout=4)
 
     # --- the wearer's answers -------------------------------------------------------------------
 

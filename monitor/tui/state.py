@@ -46,6 +46,7 @@ class DashboardState:
         self.last_nudge: NudgeShown | None = None
         self.new_nudges: list[NudgeShown] = []  # shown since the UI last looked
         self.answers: list[str] = []  # the service applied an answer: what to tell the wearer
+        self.rebuilt_from = 0  # today's earlier recordings counted in the totals
         self.device: DeviceInfo | None = None
         self.gaps = 0
         self.ended = False  # the transport ran out (a replay's end)

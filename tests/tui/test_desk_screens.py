@@ -9,21 +9,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import stat
-from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import T0, make_app, settle, sim_items, wait_at_stop
+from recordings import record_day
 from textual.pilot import Pilot
 
-from firmware_sim.packets import packetize
-from firmware_sim.simulation import simulate
 from monitor.commands.dashboard import guide_due
 from monitor.config import UserConfig, save_config
 from monitor.nudge import NudgeConfig
-from monitor.recording import SessionRecorder, sessions_dir
-from monitor.sensors import StreamFormat
-from monitor.transport.items import LinkEvent, LinkEventKind, Notification, TransportItem
+from monitor.recording import sessions_dir
 from monitor.tui.app import DashboardApp
 from monitor.tui.screens.guide import GuideScreen
 from monitor.tui.screens.history import HistoryScreen
@@ -97,20 +93,6 @@ async def test_strict_mode_leaves_the_nudge_until_a_real_break() -> None:
         assert isinstance(app.screen, NudgeScreen)
         state = app.state.live.pipeline.nudge_state
         assert state.pending is not None and state.snoozed_until is None
-
-
-def record_day(path: Path, scenario: str, t0: float, seed: int) -> None:
-    """A simulated session recorded as if it happened at ``t0``."""
-    rec = simulate(scenario, seed=seed, rate_hz=25)
-    config = StreamFormat(25, 8, 500, True, 19, True)
-    items: list[TransportItem] = [LinkEvent(t0, LinkEventKind.CONFIGURED, config=config)]
-    items += [Notification(t0 + t + 0.01, payload) for t, payload in packetize(rec)]
-    now = [t0]
-    recorder = SessionRecorder(path, transport="sim:test", started_at=t0, monotonic=lambda: now[0])
-    for item in items:
-        now[0] = item.received_at if isinstance(item, Notification) else item.at
-        recorder.feed(item)
-    recorder.close(ended_at=now[0] + 0.1)
 
 
 def record_week(last: dt.date) -> None:

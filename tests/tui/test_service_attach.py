@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from conftest import T0, SimItems, pipeline_factory, sim_items
 from items_transport import ItemsTransport
+from recordings import record_today
 
 from monitor.config import UserConfig, save_config
 from monitor.control import AttachedTransport, ControlError, ControlServer
@@ -74,6 +75,7 @@ async def service_on(
     stop_at_s: float | None = None,
     notifier: DesktopNotifier | None = None,
     strict: bool = False,
+    today_from: list[Path] | None = None,
 ) -> AsyncIterator[RunningService]:
     """33 minutes of sitting (gentle nudge at 20 min) through the service, in this process."""
     save_config(UserConfig(nudge=NudgeConfig(gentle_min=20, firm_min=60, snooze_min=10)))
@@ -91,7 +93,7 @@ async def service_on(
     ready = asyncio.Event()
     task = asyncio.create_task(
         run_service(
-            Session(transport, label="sim:test", live_factory=factory),
+            Session(transport, label="sim:test", live_factory=factory, today_from=today_from or []),
             socket_path=socket,
             notifier=notifier or DesktopNotifier(enabled=False),
             strict=strict,
@@ -155,6 +157,24 @@ async def test_the_attached_dashboard_mirrors_the_service_and_its_snooze(run_dir
         # A later client gets the whole day again from the service.
         async with AttachedTransport(service.socket) as again:
             assert again.hello["label"] == "sim:test"
+
+
+async def test_the_service_and_the_attached_dashboard_rebuild_the_same_today(
+    run_dir: Path,
+) -> None:
+    paths = record_today()
+    async with service_on(run_dir, today_from=paths) as service:
+        await service.transport.drained.wait()
+        app = DashboardApp(await service.attach(), bell=False, blink=False)
+        assert app.session.today_from == paths  # from the service's hello
+        async with app.run_test() as pilot:
+            await until(lambda: app.state.rebuilt_from == len(paths), 60)
+            await until(lambda: service.live.totals.breaks > 0, 60)
+            await until(lambda: app.state.live.assembler.stats.samples
+                        == service.live.assembler.stats.samples)  # fmt: skip
+            await pilot.pause()
+            assert app.state.live.totals.summary() == service.live.totals.summary()
+            await pilot.press("q")
 
 
 async def test_the_service_nudges_through_notify_send(run_dir: Path) -> None:
