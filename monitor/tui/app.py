@@ -25,8 +25,8 @@ from textual.worker import Worker, WorkerCancelled
 from calibration import CalibrationResult
 from monitor.errors import MonitorError
 from monitor.notify import DesktopNotifier, nudge_text
-from monitor.nudge import NudgeConfig, NudgeEvent, NudgePolicy, NudgeShown
-from monitor.service import apply_answer
+from monitor.nudge import NudgeConfig, NudgeEvent, NudgeShown
+from monitor.service import apply_answer, use_nudge_config
 from monitor.session import Session, earlier_totals
 from monitor.tui.screens.calibration import CalibrationScreen
 from monitor.tui.screens.guide import GuideScreen
@@ -290,17 +290,21 @@ class DashboardApp(App[None]):
         if message.get("action") == "snooze":
             minutes = message.get("minutes") or self.state.nudge_config.snooze_min
             self.state.answers.append(f"Snoozed: no nudges for {float(minutes):g} minutes.")
+        elif message.get("action") == "config":
+            self.state.answers.append("The service uses the new settings.")
         elif events:
             self.state.answers.append("Nudge dismissed.")
 
     def apply_nudge_config(self, config: NudgeConfig) -> None:
-        """New settings take effect at once; the bout clock and the nudge state carry on."""
-        pipeline = self.state.live.pipeline
-        old = pipeline.nudge_policy
-        same_exercises = config.exercises_file == old.config.exercises_file
-        pipeline.nudge_policy = NudgePolicy(
-            config, local_time=old.local_time, catalogue=old.catalogue if same_exercises else None
-        )
+        """New settings take effect at once; the bout clock and the nudge state carry on.
+
+        Attached to the service, it re-reads the settings file too and echoes the change, so
+        the service and every dashboard switch at the same point of the stream.
+        """
+        if self.session.attached is not None:
+            self.session.attached.send("config")
+            return
+        use_nudge_config(self.state.live, config)
         self.refresh_view()
 
     def finish_calibration(self, result: CalibrationResult, t: float) -> Path | None:

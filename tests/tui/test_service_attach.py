@@ -177,6 +177,29 @@ async def test_the_service_and_the_attached_dashboard_rebuild_the_same_today(
             await pilot.press("q")
 
 
+async def test_settings_saved_from_the_attached_dashboard_reach_the_service(
+    run_dir: Path,
+) -> None:
+    async with service_on(run_dir, stop_at_s=5 * 60) as service:
+        await service.transport.waiting.wait()
+        app = DashboardApp(await service.attach(), bell=False, blink=False)
+        async with app.run_test() as pilot:
+            new = NudgeConfig(gentle_min=25, firm_min=60, snooze_min=15)
+            save_config(UserConfig(nudge=new))  # as the settings screen saves it
+            app.apply_nudge_config(new)
+            await until(lambda: service.live.pipeline.nudge_policy.config == new)
+            await until(lambda: app.state.live.pipeline.nudge_policy.config == new)
+            service.transport.go()
+            await service.transport.drained.wait()
+            await until(lambda: app.state.live.assembler.stats.samples
+                        == service.live.assembler.stats.samples)  # fmt: skip
+            assert app.state.live.pipeline.nudge_state == service.live.pipeline.nudge_state
+            assert service.live.totals.nudges_shown == 1
+            nudge = app.state.last_nudge  # the mirror's, the same as the service's
+            assert nudge is not None and "sitting for 25 minutes" in nudge.reason  # not 20
+            await pilot.press("q")
+
+
 async def test_the_service_nudges_through_notify_send(run_dir: Path) -> None:
     """A real notify-send stand-in on PATH: the service runs it with the nudge's text."""
     log = run_dir / "notified.txt"
