@@ -1,13 +1,14 @@
 """The headless service's control socket: an owner-only Unix domain socket, never the network.
 
 A client (``tiltmon attach``, the dashboard with ``--attach``) connects and receives, as JSON
-lines: a ``hello``, then every transport item the service's pipeline has taken since it started
-and each one after, and the wearer's answers (snooze, dismiss) at the point in the stream where
-the service applied them. Running the same pipeline over the same items and answers, the client
-arrives at exactly the service's state (the pipeline takes time only from its items), so the
-dashboard shows the service's day without the service sending any screen state. The client
-sends commands (``snooze`` with its length in minutes, ``dismiss``); the service applies them and
-echoes them as answers to every client. Closing the connection detaches; the service carries on.
+lines: a ``hello``, then every transport item the service's pipeline has taken since it started,
+a ``live`` marker where that history ends, then each item as it comes; the wearer's answers
+(snooze, dismiss, new settings) come between the items where the service applied them. Running
+the same pipeline over the same items and answers, the client arrives at exactly the service's
+state (the pipeline takes time only from its items), so the dashboard shows the service's day
+without the service sending any screen state. The client sends commands (``snooze`` with its
+length in minutes, ``dismiss``, ``config``); the service applies them and echoes them as answers
+to every client. Closing the connection detaches; the service carries on.
 
 The socket lives in ``$XDG_RUNTIME_DIR/tiltmon/`` (a per-user tmpfs that logout clears), else in
 the data directory; its directory is 0700 and the socket 0600.
@@ -176,6 +177,7 @@ class ControlServer:
             handler.add_done_callback(self._handlers.discard)
         writer.write(encode(self.hello | {"clients": self.clients + 1}))
         writer.writelines(self._history)
+        writer.write(encode({"type": "live"}))  # the history ends here: what follows is live
         self._clients.add(writer)
         try:
             while line := await reader.readline():
@@ -243,6 +245,7 @@ class AttachedTransport:
         self.path = path or control_socket_path()
         self.hello: Message = {}
         self.on_answer: Callable[[Message], None] | None = None
+        self.on_caught_up: Callable[[], None] | None = None  # the history is through
         self.errors: list[str] = []  # commands the service refused, with its reason
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -307,6 +310,10 @@ class AttachedTransport:
             if kind == "answer":
                 if self.on_answer is not None:
                     self.on_answer(message)
+                continue
+            if kind == "live":
+                if self.on_caught_up is not None:
+                    self.on_caught_up()
                 continue
             if kind == "error":
                 self.errors.append(str(message.get("error", "")))

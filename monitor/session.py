@@ -250,6 +250,7 @@ async def attach_session(socket: Path | None = None) -> Session:
     """The running service's stream (see :mod:`monitor.control`), connected already so that a
     missing service is one clear error before any screen opens."""
     from monitor.control import AttachedTransport
+    from monitor.recording.summary import REPLAY_COALESCE_S
 
     attached = AttachedTransport(socket)
     hello = await attached.connect()
@@ -258,6 +259,9 @@ async def attach_session(socket: Path | None = None) -> Session:
         label=f"service: {hello.get('label', '?')}",
         can_calibrate=False,
         attached=attached,
+        # The day so far is caught up in 30 s runs (identical results, many times faster);
+        # the dashboard flushes them before each answer and goes packet by packet once live.
+        live_factory=lambda: live_pipeline(coalesce_s=REPLAY_COALESCE_S),
         today_from=[Path(p) for p in hello.get("today_from", [])],  # exactly the service's
     )
 

@@ -111,6 +111,8 @@ class DashboardApp(App[None]):
         if session.attached is not None:
             # The service's answers, applied to this mirror at the point the service did.
             session.attached.on_answer = self._on_remote_answer
+            session.attached.on_caught_up = self._on_caught_up
+            self.state.catching_up = True
 
     # --- layout ---------------------------------------------------------------------------------
 
@@ -284,8 +286,21 @@ class DashboardApp(App[None]):
             self.screen.dismiss()
         self.refresh_view()
 
+    def _flush_held(self) -> None:
+        """Run what the catching-up pipeline holds, so that the next thing acts after it."""
+        step = self.state.live.flush()
+        if step is not None:
+            self.state.on_step(step)
+
+    def _on_caught_up(self) -> None:
+        """The day so far is through: packet by packet from here, and a pending nudge shows."""
+        self._flush_held()
+        self.state.live.pipeline.coalesce_s = 0.0
+        self.state.caught_up()
+
     def _on_remote_answer(self, message: dict[str, Any]) -> None:
         """The service applied a wearer's answer (from here or another dashboard): mirror it."""
+        self._flush_held()  # held samples came before the answer
         events = apply_answer(self.state.live, message)
         if message.get("action") == "snooze":
             minutes = message.get("minutes") or self.state.nudge_config.snooze_min

@@ -200,6 +200,34 @@ async def test_settings_saved_from_the_attached_dashboard_reach_the_service(
             await pilot.press("q")
 
 
+async def test_a_late_dashboard_catches_up_through_earlier_answers(run_dir: Path) -> None:
+    """A snooze given before the dashboard attached sits inside the history it catches up on
+    (in 30 s runs): it is applied after the samples before it, as the service applied it."""
+    async with service_on(run_dir, stop_at_s=21.5 * 60) as service:
+        await service.transport.waiting.wait()
+        async with AttachedTransport(service.socket) as first:
+            reader = asyncio.create_task(_drain(first))
+            first.send("snooze", minutes=5)
+            await until(lambda: service.live.pipeline.nudge_state.snoozed_until is not None)
+            reader.cancel()
+        service.transport.go()
+        await service.transport.drained.wait()
+        app = DashboardApp(await service.attach(), bell=False, blink=False)
+        async with app.run_test() as pilot:
+            await until(lambda: not app.state.catching_up)
+            assert app.state.live.pipeline.coalesce_s == 0  # live from here: packet by packet
+            assert app.state.live.pipeline.nudge_state == service.live.pipeline.nudge_state
+            assert app.state.live.totals.summary() == service.live.totals.summary()
+            assert service.live.totals.nudges_shown == 2  # back after the 5 minutes
+            await pilot.pause()
+            app.refresh_view()
+            await pilot.pause()
+            # Only the nudge still pending opens, not the day's old ones.
+            assert isinstance(app.screen, NudgeScreen)
+            assert app.screen.nudge == app.state.last_nudge
+            await pilot.press("q")
+
+
 async def test_the_service_nudges_through_notify_send(run_dir: Path) -> None:
     """A real notify-send stand-in on PATH: the service runs it with the nudge's text."""
     log = run_dir / "notified.txt"
