@@ -17,6 +17,7 @@ the data directory; its directory is 0700 and the socket 0600.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -64,7 +65,8 @@ def control_socket_path() -> Path:
 
 def item_message(item: TransportItem) -> Message:
     if isinstance(item, Notification):
-        return {"type": "notification", "at": item.received_at, "payload": item.payload.hex()}
+        payload = base64.b64encode(item.payload).decode("ascii")  # a third smaller than hex
+        return {"type": "notification", "at": item.received_at, "payload": payload}
     return {"type": "link", "at": item.at, "kind": item.kind.value, "data": link_event_data(item)}
 
 
@@ -72,7 +74,7 @@ def item_from(message: Message) -> TransportItem | None:
     """The transport item a message carries (None: not an item, or a link kind unknown here)."""
     kind = message.get("type")
     if kind == "notification":
-        return Notification(float(message["at"]), bytes.fromhex(message["payload"]))
+        return Notification(float(message["at"]), base64.b64decode(message["payload"]))
     if kind == "link":
         return link_event_from(float(message["at"]), str(message["kind"]), dict(message["data"]))
     return None
@@ -319,7 +321,10 @@ class AttachedTransport:
                 self.errors.append(str(message.get("error", "")))
                 log.warning("the service refused a command: %s", message.get("error"))
                 continue
-            item = item_from(message)
+            try:
+                item = item_from(message)
+            except (KeyError, TypeError, ValueError, MonitorError) as exc:
+                raise ControlError(f"a malformed {kind!r} message: {exc}") from None
             if item is not None:
                 yield item
         # The service ended (stopped, or restarted): the stream ends as a replay's does.
