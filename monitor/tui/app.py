@@ -78,6 +78,7 @@ class DashboardApp(App[None]):
         Binding("d", "dismiss_nudge", "Dismiss", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
+        Binding("q", "detach", "Detach"),  # attached to the service: it carries on
         Binding("space", "pause", "Pause"),
         Binding("left", "seek(-60)", "−1 min", show=False),
         Binding("right", "seek(60)", "+1 min", show=False),
@@ -139,6 +140,8 @@ class DashboardApp(App[None]):
             self.push_screen(GuideScreen())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("quit", "detach"):
+            return (action == "detach") == (self.session.attached is not None)
         if action in self.REPLAY_ACTIONS:
             return self.session.replay is not None  # hidden unless replaying
         if isinstance(self.screen, CalibrationScreen) and action in (
@@ -370,6 +373,10 @@ class DashboardApp(App[None]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    async def action_detach(self) -> None:
+        """Leave the service running: only this dashboard's connection closes."""
+        await self.action_quit()
 
     async def action_quit(self) -> None:
         """Stop the stream and close the recording before leaving."""

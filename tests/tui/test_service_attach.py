@@ -19,11 +19,13 @@ import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import T0, SimItems, pipeline_factory, sim_items
 from items_transport import ItemsTransport
 from recordings import record_today
+from textual.pilot import Pilot
 
 from monitor.config import UserConfig, save_config
 from monitor.control import AttachedTransport, ControlError, ControlServer
@@ -374,3 +376,80 @@ async def test_the_service_records_headless_and_the_dashboard_attaches_and_detac
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+# --- pictures ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def service_thread(run_dir: Path) -> Iterator[Path]:
+    """The service on deterministic data in a thread of its own (the picture's app has the
+    main loop): a few minutes of desk_short, then the link stays open."""
+    import threading
+
+    socket = run_dir / "control.sock"
+    ready = threading.Event()
+    stop: list[Callable[[], None]] = []
+
+    async def serve() -> None:
+        transport = ItemsTransport(sim_items("desk_short", 1, 50).items)
+        task = asyncio.create_task(
+            run_service(
+                Session(transport, label="sim:test", live_factory=pipeline_factory()),
+                socket_path=socket,
+                notifier=DesktopNotifier(enabled=False),
+            )
+        )
+        await transport.drained.wait()
+        loop = asyncio.get_running_loop()
+        stop.append(lambda: loop.call_soon_threadsafe(task.cancel))
+        ready.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    assert ready.wait(60)
+    try:
+        yield socket
+    finally:
+        stop[0]()
+        thread.join(10)
+
+
+THEMES = [pytest.param("textual-dark", id="dark"), pytest.param("textual-light", id="light")]
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("size", SIZES)
+def test_attached_picture(
+    snap_compare: Any, size: tuple[int, int], theme: str, run_dir: Path
+) -> None:
+    from monitor.recording.summary import REPLAY_COALESCE_S
+
+    with service_thread(run_dir) as socket:
+        attached = AttachedTransport(socket)
+        factory = pipeline_factory()
+
+        def catching_up() -> LiveStream:
+            live = factory()
+            live.pipeline.coalesce_s = REPLAY_COALESCE_S
+            return live
+
+        session = Session(
+            attached, label="service: sim:test", can_calibrate=False, attached=attached,
+            live_factory=catching_up,
+        )  # fmt: skip
+        app = DashboardApp(session, bell=False, blink=False)
+
+        async def run_before(pilot: Pilot[None]) -> None:
+            app.theme = theme
+            async with asyncio.timeout(60):
+                while app.state.catching_up:
+                    await pilot.pause(0.05)
+            await pilot.pause()
+            app.refresh_view()
+            await pilot.pause()
+
+        assert snap_compare(app, terminal_size=size, run_before=run_before)

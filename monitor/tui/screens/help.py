@@ -23,7 +23,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("g", "the first-run guide again"),
             ("d", "dismiss the nudge on screen"),
             ("?", "this help"),
-            ("q", "quit (the recording is closed cleanly)"),
+            ("q", "quit (the recording is closed cleanly); attached: detach"),
             ("ctrl+p", "command palette: themes (light and dark), keys"),
         ),
     ),
