@@ -1,13 +1,14 @@
 """The headless service's control socket: an owner-only Unix domain socket, never the network.
 
 A client (``tiltmon attach``, the dashboard with ``--attach``) connects and receives, as JSON
-lines: a ``hello``, then every transport item the service's pipeline has taken since it started
-and each one after, and the wearer's answers (snooze, dismiss) at the point in the stream where
-the service applied them. Running the same pipeline over the same items and answers, the client
-arrives at exactly the service's state (the pipeline takes time only from its items), so the
-dashboard shows the service's day without the service sending any screen state. The client
-sends commands (``snooze`` with its length in minutes, ``dismiss``); the service applies them and
-echoes them as answers to every client. Closing the connection detaches; the service carries on.
+lines: a ``hello``, then every transport item the service's pipeline has taken since it started,
+a ``live`` marker where that history ends, then each item as it comes; the wearer's answers
+(snooze, dismiss, new settings) come between the items where the service applied them. Running
+the same pipeline over the same items and answers, the client arrives at exactly the service's
+state (the pipeline takes time only from its items), so the dashboard shows the service's day
+without the service sending any screen state. The client sends commands (``snooze`` with its
+length in minutes, ``dismiss``, ``config``); the service applies them and echoes them as answers
+to every client. Closing the connection detaches; the service carries on.
 
 The socket lives in ``$XDG_RUNTIME_DIR/tiltmon/`` (a per-user tmpfs that logout clears), else in
 the data directory; its directory is 0700 and the socket 0600.
@@ -16,6 +17,7 @@ the data directory; its directory is 0700 and the socket 0600.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -63,7 +65,8 @@ def control_socket_path() -> Path:
 
 def item_message(item: TransportItem) -> Message:
     if isinstance(item, Notification):
-        return {"type": "notification", "at": item.received_at, "payload": item.payload.hex()}
+        payload = base64.b64encode(item.payload).decode("ascii")  # a third smaller than hex
+        return {"type": "notification", "at": item.received_at, "payload": payload}
     return {"type": "link", "at": item.at, "kind": item.kind.value, "data": link_event_data(item)}
 
 
@@ -71,7 +74,7 @@ def item_from(message: Message) -> TransportItem | None:
     """The transport item a message carries (None: not an item, or a link kind unknown here)."""
     kind = message.get("type")
     if kind == "notification":
-        return Notification(float(message["at"]), bytes.fromhex(message["payload"]))
+        return Notification(float(message["at"]), base64.b64decode(message["payload"]))
     if kind == "link":
         return link_event_from(float(message["at"]), str(message["kind"]), dict(message["data"]))
     return None
@@ -176,6 +179,7 @@ class ControlServer:
             handler.add_done_callback(self._handlers.discard)
         writer.write(encode(self.hello | {"clients": self.clients + 1}))
         writer.writelines(self._history)
+        writer.write(encode({"type": "live"}))  # the history ends here: what follows is live
         self._clients.add(writer)
         try:
             while line := await reader.readline():
@@ -243,6 +247,7 @@ class AttachedTransport:
         self.path = path or control_socket_path()
         self.hello: Message = {}
         self.on_answer: Callable[[Message], None] | None = None
+        self.on_caught_up: Callable[[], None] | None = None  # the history is through
         self.errors: list[str] = []  # commands the service refused, with its reason
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -308,11 +313,18 @@ class AttachedTransport:
                 if self.on_answer is not None:
                     self.on_answer(message)
                 continue
+            if kind == "live":
+                if self.on_caught_up is not None:
+                    self.on_caught_up()
+                continue
             if kind == "error":
                 self.errors.append(str(message.get("error", "")))
                 log.warning("the service refused a command: %s", message.get("error"))
                 continue
-            item = item_from(message)
+            try:
+                item = item_from(message)
+            except (KeyError, TypeError, ValueError, MonitorError) as exc:
+                raise ControlError(f"a malformed {kind!r} message: {exc}") from None
             if item is not None:
                 yield item
         # The service ended (stopped, or restarted): the stream ends as a replay's does.

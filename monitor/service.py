@@ -9,6 +9,8 @@ does: the recording closes cleanly and the socket is removed.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -17,12 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.config import load_config
 from monitor.control import ControlServer, Message, item_message
+from monitor.errors import MonitorError
 from monitor.live import LiveStream
 from monitor.notify import DesktopNotifier, NudgeNotifier
-from monitor.nudge import NudgeEvent
+from monitor.nudge import NudgeConfig, NudgeEvent, NudgePolicy
 from monitor.pipeline import PipelineStep
-from monitor.session import Session
+from monitor.session import Session, earlier_totals
 from monitor.transport.items import Notification
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,10 @@ def apply_answer(live: LiveStream, message: Message) -> tuple[NudgeEvent, ...]:
     """
     action = message.get("action")
     t = float(message["t"])
+    if action == "config":
+        # The settings file changed (saved from a dashboard): both sides read it at this point.
+        use_nudge_config(live, load_config().nudge)
+        return ()
     if action == "snooze":
         minutes = message.get("minutes")
         events = live.pipeline.snooze(t, None if minutes is None else float(minutes))
@@ -70,11 +78,23 @@ def apply_answer(live: LiveStream, message: Message) -> tuple[NudgeEvent, ...]:
     return events
 
 
+def use_nudge_config(live: LiveStream, config: NudgeConfig) -> None:
+    """New nudge settings take effect at once; the bout clock and the nudge state carry on."""
+    pipeline = live.pipeline
+    old = pipeline.nudge_policy
+    same_exercises = config.exercises_file == old.config.exercises_file
+    pipeline.nudge_policy = NudgePolicy(
+        config, local_time=old.local_time, catalogue=old.catalogue if same_exercises else None
+    )
+
+
 def command_error(command: Message, *, strict: bool) -> str | None:
     """Why a client's command is refused, or None when it is fine."""
     name = command.get("cmd")
+    if name == "config":
+        return None  # re-read the settings file: allowed in strict mode too
     if name not in ("snooze", "dismiss"):
-        return f"unknown command {name!r}: use snooze or dismiss"
+        return f"unknown command {name!r}: use snooze, dismiss or config"
     if strict:
         return "strict mode is on: nudges cannot be snoozed or dismissed, only stood up for"
     if name == "snooze" and command.get("minutes") is not None:
@@ -108,6 +128,8 @@ async def run_service(
         "pid": os.getpid(),
         "started_at": time.time(),
         "strict": strict,
+        # The attached dashboard rebuilds today's totals from exactly these, as the service did.
+        "today_from": [str(p) for p in session.today_from],
     }
     broadcaster: Broadcaster
 
@@ -121,7 +143,10 @@ async def run_service(
             "t": data_time(live, broadcaster.last_item_t),
             "minutes": command.get("minutes"),
         }
-        events = apply_answer(live, answer)
+        try:
+            events = apply_answer(live, answer)
+        except (MonitorError, OSError) as exc:  # a settings file that no longer reads
+            return f"{command['cmd']} failed: {exc}"
         session.record_answers(events)
         server.publish(answer)
         log.info("%s from an attached dashboard", command["cmd"])
@@ -130,12 +155,28 @@ async def run_service(
     server = ControlServer(socket_path, hello, on_command)
     broadcaster = Broadcaster(server)
     await server.start()
+    rebuild = asyncio.create_task(_rebuild_today(session, live)) if session.today_from else None
     try:
         async with session.transport:
             if on_ready is not None:
                 on_ready(server)
             await session.run(seconds, live, [broadcaster, NudgeNotifier(notifier)])
     finally:
+        if rebuild is not None:
+            rebuild.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await rebuild
         await server.close()
         await notifier.drain()
     return live
+
+
+async def _rebuild_today(session: Session, live: LiveStream) -> None:
+    """Today's earlier recordings join the totals; the stream does not wait for them."""
+    try:
+        earlier = await earlier_totals(session.today_from)
+    except (MonitorError, OSError) as exc:
+        log.warning("today's earlier sessions could not be read: %s", exc)
+        return
+    live.totals.absorb(earlier)
+    log.info("today's totals include %d earlier sessions", len(session.today_from))

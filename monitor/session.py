@@ -14,6 +14,7 @@ the same way as samples and nudges (:func:`step_events`).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import logging
 import os
@@ -39,6 +40,7 @@ from monitor.pipeline import MountingChange, PipelineStep, profile_id, profile_i
 from monitor.private_files import make_private_dirs
 from monitor.recording import RecordingTransport, SessionRecorder, new_session_path
 from monitor.stream import StreamEvent
+from monitor.totals import ActivityTotals
 from monitor.transport import Transport, open_transport
 from monitor.transport.items import DeviceInfo, LinkEvent, LinkEventKind
 
@@ -56,9 +58,11 @@ __all__ = [
     "StepListener",
     "StepRecorder",
     "attach_session",
+    "earlier_totals",
     "open_session",
     "replay_session",
     "step_events",
+    "todays_recordings",
 ]
 
 LAST_SENSOR_FILE = "last_sensor.json"
@@ -148,6 +152,8 @@ class Session:
     can_calibrate: bool = True  # a replay cannot be calibrated against
     remember_sensor: bool = False  # keep a real sensor's identity for next time
     attached: AttachedTransport | None = None  # set when this is the service's stream
+    # Today's earlier recordings: their figures join the day's totals (a restart loses nothing).
+    today_from: list[Path] = field(default_factory=list)
     live_factory: Callable[[], LiveStream] = field(default=live_pipeline)
 
     def listeners(self, *more: StepListener) -> list[StepListener]:
@@ -189,19 +195,59 @@ class Session:
         return save_profile(profile)
 
 
-def open_session(choice: SensorChoice) -> Session:
-    """The sensor's transport, recorded unless ``no_record``: the one way to start a session."""
+def open_session(choice: SensorChoice, *, rebuild_today: bool = False) -> Session:
+    """The sensor's transport, recorded unless ``no_record``: the one way to start a session.
+
+    ``rebuild_today``: the day's totals also count today's earlier recordings (the dashboard's
+    and the service's "today" survives a restart).
+    """
     choice, label = choice.resolved()
     recorder = choice.recorder()
     transport = choice.transport()
     if recorder is not None:
         transport = RecordingTransport(transport, recorder)
+    earlier = (
+        todays_recordings(exclude=recorder.path if recorder else None) if rebuild_today else []
+    )
     return Session(
         transport=transport,
         label=label,
         recorder=recorder,
         remember_sensor=choice.use_last_sensor and choice.sim is None,
+        today_from=earlier,
     )
+
+
+def todays_recordings(*, exclude: Path | None = None, day: dt.date | None = None) -> list[Path]:
+    """The finished recordings started on ``day`` (today, local time), oldest first."""
+    from monitor.recording import RecordingError, list_sessions, sessions_dir
+    from monitor.recording.reader import SessionState, session_state
+
+    day = day or dt.date.today()
+    found: list[Path] = []
+    for path, info in list_sessions(sessions_dir()):
+        if isinstance(info, RecordingError) or path == exclude:
+            continue
+        if session_state(info) is SessionState.LIVE:
+            continue  # someone else's, still growing: its figures are not final
+        if dt.datetime.fromtimestamp(info.started_at).date() == day and info.samples:
+            found.append(path)
+    return found
+
+
+async def earlier_totals(paths: Sequence[Path]) -> ActivityTotals:
+    """The figures of earlier recordings, replayed through today's pipeline as reports do."""
+    from monitor.recording.summary import REPLAY_COALESCE_S, summarise_replay
+    from monitor.transport.replay import ReplayTransport
+
+    totals = ActivityTotals()
+    for path in paths:
+        live = live_pipeline(coalesce_s=REPLAY_COALESCE_S)
+        live.totals = totals  # accumulate across the recordings
+        async with ReplayTransport(path, speed=None) as replay:
+            await summarise_replay(replay, live=live)
+        totals.end_stream()  # a recording's end is no break
+    return totals
 
 
 def replay_session(path: Path, speed: float | None) -> Session:
@@ -216,6 +262,7 @@ async def attach_session(socket: Path | None = None) -> Session:
     """The running service's stream (see :mod:`monitor.control`), connected already so that a
     missing service is one clear error before any screen opens."""
     from monitor.control import AttachedTransport
+    from monitor.recording.summary import REPLAY_COALESCE_S
 
     attached = AttachedTransport(socket)
     hello = await attached.connect()
@@ -224,6 +271,10 @@ async def attach_session(socket: Path | None = None) -> Session:
         label=f"service: {hello.get('label', '?')}",
         can_calibrate=False,
         attached=attached,
+        # The day so far is caught up in 30 s runs (identical results, many times faster);
+        # the dashboard flushes them before each answer and goes packet by packet once live.
+        live_factory=lambda: live_pipeline(coalesce_s=REPLAY_COALESCE_S),
+        today_from=[Path(p) for p in hello.get("today_from", [])],  # exactly the service's
     )
 
 

@@ -72,6 +72,24 @@ class ActivityTotals:
             self.open_bout = None
         self._last_t = None
 
+    def absorb(self, earlier: ActivityTotals) -> None:
+        """Add the figures of earlier, separate recordings (today rebuilt after a restart).
+
+        Sums and bout lists only: the order does not matter, and the running bout is untouched.
+        """
+        for posture, seconds in earlier.seconds_by_posture.items():
+            self.seconds_by_posture[posture] += seconds
+        for zone, seconds in earlier.seconds_by_zone.items():
+            self.seconds_by_zone[zone] += seconds
+        for hour, seconds in earlier.sitting_by_hour.items():
+            self.sitting_by_hour[hour] += seconds
+        self.bouts = sorted(self.bouts + earlier.bouts)
+        cut = earlier.cut_bouts + ([earlier.open_bout] if earlier.open_bout is not None else [])
+        self.cut_bouts = sorted(self.cut_bouts + cut)
+        self.nudges_shown += earlier.nudges_shown
+        self.nudges_followed += earlier.nudges_followed
+        self.nudges_resolved += earlier.nudges_resolved
+
     @property
     def all_bouts(self) -> list[tuple[float, float]]:
         bouts = self.bouts + self.cut_bouts

@@ -12,12 +12,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import sys
 from pathlib import Path
 
 from monitor.commands.stream import sensor_choice
+from monitor.config import config_dir
+from monitor.private_files import make_private_dirs
 from monitor.session import Session, attach_session, open_session, replay_session
 from monitor.signals import ENDING_SIGNALS
+
+log = logging.getLogger(__name__)
 
 REPLAY_UI_SPEED = 10.0  # the dashboard's replay pace when --speed is not given
 
@@ -25,18 +30,35 @@ REPLAY_UI_SPEED = 10.0  # the dashboard's replay pace when --speed is not given
 def dashboard_session(args: argparse.Namespace) -> Session:
     """The sensor options' session (recorded unless --no-record); without --sensor, the sensor
     used last time."""
-    return open_session(sensor_choice(args, use_last_sensor=True))
+    return open_session(sensor_choice(args, use_last_sensor=True), rebuild_today=True)
 
 
 def dashboard_replay(path: Path, speed: float | None) -> Session:
     return replay_session(path, speed if speed is not None else REPLAY_UI_SPEED)
 
 
+GUIDE_SEEN_FILE = "guide_seen"
+
+
+def guide_due() -> bool:
+    """True the first time the dashboard opens on a sensor (then never: a marker remembers it)."""
+    marker = config_dir() / GUIDE_SEEN_FILE
+    if marker.exists():
+        return False
+    try:
+        make_private_dirs(marker.parent)
+        marker.touch(mode=0o600)
+    except OSError as exc:  # shown again next time: better than never
+        log.warning("could not remember that the guide was shown (%s): %s", marker, exc)
+    return True
+
+
 async def run_app(session: Session, *, notify: bool) -> int:
     from monitor.notify import DesktopNotifier
     from monitor.tui.app import DashboardApp  # textual loads here, and only here
 
-    app = DashboardApp(session, notifier=DesktopNotifier(enabled=notify))
+    guide = session.replay is None and guide_due()
+    app = DashboardApp(session, notifier=DesktopNotifier(enabled=notify), guide=guide)
     loop = asyncio.get_running_loop()
     # SIGTERM and SIGHUP (logout, `systemctl stop`) quit as the quit key does: the app closes
     # the source, and with it the recording.

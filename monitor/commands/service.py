@@ -37,7 +37,7 @@ async def run_service_command(args: argparse.Namespace) -> int:
 async def _run(args: argparse.Namespace) -> int:
     logging.getLogger("monitor").setLevel(min(logging.INFO, logging.getLogger().level))
     strict = args.strict or load_config().nudge.strict
-    session = open_session(sensor_choice(args, use_last_sensor=True))
+    session = open_session(sensor_choice(args, use_last_sensor=True), rebuild_today=True)
     socket_path = Path(args.socket) if args.socket else control_socket_path()
 
     def ready(server: ControlServer) -> None:

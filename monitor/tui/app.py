@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime as dt
 import logging
 import math
 from pathlib import Path
@@ -27,12 +28,15 @@ from calibration import CalibrationResult
 from monitor.config import load_config, save_config
 from monitor.errors import MonitorError
 from monitor.notify import DesktopNotifier, nudge_text
-from monitor.nudge import NudgeConfig, NudgeEvent, NudgePolicy, NudgeShown
-from monitor.service import apply_answer
-from monitor.session import Session
+from monitor.nudge import NudgeConfig, NudgeEvent, NudgeShown
+from monitor.service import apply_answer, use_nudge_config
+from monitor.session import Session, earlier_totals
 from monitor.tui.screens.calibration import CalibrationScreen
+from monitor.tui.screens.guide import GuideScreen
 from monitor.tui.screens.help import HelpScreen
+from monitor.tui.screens.history import HistoryScreen
 from monitor.tui.screens.nudge import NudgeScreen
+from monitor.tui.screens.pause import PauseScreen
 from monitor.tui.screens.settings import SettingsScreen
 from monitor.tui.state import DashboardState, sample_nudge
 from monitor.tui.widgets.link_bar import LinkBar
@@ -72,11 +76,16 @@ class DashboardApp(App[None]):
         Binding("c", "calibrate", "Calibrate"),
         Binding("o", "settings", "Settings"),
         Binding("s", "snooze", "Snooze"),
+        Binding("p", "pause_menu", "Pause", show=False),  # on the nudge: "Snooze for…"
+        Binding("h", "history", "History"),
+        Binding("g", "guide", "Guide", show=False),
         Binding("d", "dismiss_nudge", "Dismiss", show=False),
         Binding("n", "sample_nudge", "Sample nudge", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("q", "detach", "Detach"),  # attached to the service: it carries on
+        Binding("ctrl+c", "detach", "Detach", show=False, priority=True),
         Binding("space", "pause", "Pause"),
         Binding("left", "seek(-60)", "−1 min", show=False),
         Binding("right", "seek(60)", "+1 min", show=False),
@@ -97,6 +106,7 @@ class DashboardApp(App[None]):
         notifier: DesktopNotifier | None = None,
         bell: bool = True,
         blink: bool = True,
+        guide: bool = False,
     ) -> None:
         super().__init__()
         self.session = session
@@ -104,6 +114,7 @@ class DashboardApp(App[None]):
         self.notifier = notifier or DesktopNotifier(enabled=False)
         self.use_bell = bell
         self.blink = blink  # tests turn the input cursor's blinking off (deterministic pictures)
+        self.show_guide = guide  # the first-run guide, opened over the dashboard at start
         self._worker: Worker[None] | None = None
         self._seek_to: float | None = None
         self._restart = asyncio.Event()
@@ -111,6 +122,8 @@ class DashboardApp(App[None]):
         if session.attached is not None:
             # The service's answers, applied to this mirror at the point the service did.
             session.attached.on_answer = self._on_remote_answer
+            session.attached.on_caught_up = self._on_caught_up
+            self.state.catching_up = True
 
     # --- layout ---------------------------------------------------------------------------------
 
@@ -131,22 +144,32 @@ class DashboardApp(App[None]):
         self._panels = list(self.query(LivePanel))
         self.set_interval(REFRESH_S, self.refresh_view)
         self._worker = self.run_worker(self._run_session(), name="pipeline", exit_on_error=False)
+        if self.session.today_from and self.session.replay is None:
+            self.run_worker(self._rebuild_today(), name="today", exit_on_error=False)
         self.refresh_view()
+        if self.show_guide:
+            self.push_screen(GuideScreen())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("quit", "detach"):
+            return (action == "detach") == (self.session.attached is not None)
         if action == "replay_again":  # offered once the recording has played to its end
             return self.session.replay is not None and self.state.ended
         if action in self.REPLAY_ACTIONS:
             return self.session.replay is not None  # hidden unless replaying
         if action in self.LIVE_ACTIONS and self.session.replay is not None:
             return False  # hidden in a replay
-        if isinstance(self.screen, CalibrationScreen) and action in ("calibrate", "settings"):
+        if isinstance(self.screen, CalibrationScreen) and action in (
+            "calibrate",
+            "settings",
+            "history",
+        ):
             return False  # the wizard's own keys only, while it runs
         if action == "calibrate":
             return True if self.session.can_calibrate else None  # shown greyed in a replay
         if action == "dismiss_nudge":
             return (self.state.nudge_pending and not self.strict) or None
-        if action == "snooze":
+        if action in ("snooze", "pause_menu"):
             return not self.strict or None
         return True
 
@@ -246,6 +269,21 @@ class DashboardApp(App[None]):
     async def _stream(self) -> None:
         await self.session.run(math.inf, self.state.live, [self.state])
 
+    async def _rebuild_today(self) -> None:
+        """Today's earlier recordings join the day's totals once replayed (in the background:
+        the live stream does not wait for them)."""
+        paths = self.session.today_from
+        try:
+            earlier = await earlier_totals(paths)
+        except (MonitorError, OSError) as exc:
+            self.notify(f"Today's earlier sessions could not be read: {exc}", severity="warning")
+            return
+        self.state.live.totals.absorb(earlier)
+        self.state.rebuilt_from = len(paths)
+        self.refresh_view()
+        sessions = "session" if len(paths) == 1 else "sessions"
+        self.notify(f"Today includes {len(paths)} earlier {sessions}.", timeout=4)
+
     # --- the wearer's answers -------------------------------------------------------------------
 
     def _record_answers(self, events: tuple[NudgeEvent, ...]) -> None:
@@ -287,23 +325,40 @@ class DashboardApp(App[None]):
             self.screen.dismiss()
         self.refresh_view()
 
+    def _flush_held(self) -> None:
+        """Run what the catching-up pipeline holds, so that the next thing acts after it."""
+        step = self.state.live.flush()
+        if step is not None:
+            self.state.on_step(step)
+
+    def _on_caught_up(self) -> None:
+        """The day so far is through: packet by packet from here, and a pending nudge shows."""
+        self._flush_held()
+        self.state.live.pipeline.coalesce_s = 0.0
+        self.state.caught_up()
+
     def _on_remote_answer(self, message: dict[str, Any]) -> None:
         """The service applied a wearer's answer (from here or another dashboard): mirror it."""
+        self._flush_held()  # held samples came before the answer
         events = apply_answer(self.state.live, message)
         if message.get("action") == "snooze":
             minutes = message.get("minutes") or self.state.nudge_config.snooze_min
             self.state.answers.append(f"Snoozed: no nudges for {float(minutes):g} minutes.")
+        elif message.get("action") == "config":
+            self.state.answers.append("The service uses the new settings.")
         elif events:
             self.state.answers.append("Nudge dismissed.")
 
     def apply_nudge_config(self, config: NudgeConfig) -> None:
-        """New settings take effect at once; the bout clock and the nudge state carry on."""
-        pipeline = self.state.live.pipeline
-        old = pipeline.nudge_policy
-        same_exercises = config.exercises_file == old.config.exercises_file
-        pipeline.nudge_policy = NudgePolicy(
-            config, local_time=old.local_time, catalogue=old.catalogue if same_exercises else None
-        )
+        """New settings take effect at once; the bout clock and the nudge state carry on.
+
+        Attached to the service, it re-reads the settings file too and echoes the change, so
+        the service and every dashboard switch at the same point of the stream.
+        """
+        if self.session.attached is not None:
+            self.session.attached.send("config")
+            return
+        use_nudge_config(self.state.live, config)
         self.refresh_view()
 
     def finish_calibration(self, result: CalibrationResult, t: float) -> Path | None:
@@ -339,9 +394,37 @@ class DashboardApp(App[None]):
         else:
             self.push_screen(NudgeScreen(sample, sample=True))
 
+    def action_pause_menu(self) -> None:
+        """Choose how long: a snooze of 10 to 30 minutes, an hour's meeting, or the day."""
+        if self.strict:
+            self.notify("Strict mode: stand up for a minute to clear the nudge.", timeout=4)
+            return
+        if isinstance(self.screen, PauseScreen):
+            return
+        now = self.state.data_time() or None
+        local = self.state.policy.local_time(now) if now else dt.datetime.now().time()
+
+        def chosen(minutes: float | None) -> None:
+            if minutes is not None:
+                self.action_snooze(minutes)
+
+        self.push_screen(PauseScreen(local), chosen)
+
+    def action_history(self) -> None:
+        if not isinstance(self.screen, HistoryScreen):
+            self.push_screen(HistoryScreen())
+
+    def action_guide(self) -> None:
+        if not isinstance(self.screen, GuideScreen):
+            self.push_screen(GuideScreen())
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    async def action_detach(self) -> None:
+        """Leave the service running: only this dashboard's connection closes."""
+        await self.action_quit()
 
     async def action_quit(self) -> None:
         """Stop the stream and close the recording before leaving."""

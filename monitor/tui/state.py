@@ -56,6 +56,8 @@ class DashboardState:
         self.last_nudge: NudgeShown | None = None
         self.new_nudges: list[NudgeShown] = []  # shown since the UI last looked
         self.answers: list[str] = []  # the service applied an answer: what to tell the wearer
+        self.rebuilt_from = 0  # today's earlier recordings counted in the totals
+        self.catching_up = False  # an attached dashboard going through the day so far
         self.device: DeviceInfo | None = None
         self.gaps = 0
         self.ended = False  # the transport ran out (a replay's end)
@@ -81,7 +83,8 @@ class DashboardState:
         for event in step.nudges:
             if isinstance(event, NudgeShown):
                 self.last_nudge = event
-                self.new_nudges.append(event)
+                if not self.catching_up:  # past nudges are history, not news
+                    self.new_nudges.append(event)
         if step.batch is not None and self.batch_sink is not None:
             self.batch_sink(step.batch)
 
@@ -94,6 +97,12 @@ class DashboardState:
             and event.device_info is not None
         ):
             self.device = event.device_info
+
+    def caught_up(self) -> None:
+        """The history is through: the nudge still pending, if any, is news now."""
+        self.catching_up = False
+        if self.nudge_pending and self.last_nudge is not None:
+            self.new_nudges.append(self.last_nudge)
 
     def note_user_events(self, events: tuple[NudgeEvent, ...]) -> None:
         """Snooze and dismiss answers count in the day's totals like the pipeline's own events."""

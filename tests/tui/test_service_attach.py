@@ -19,10 +19,13 @@ import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import T0, SimItems, pipeline_factory, sim_items
 from items_transport import ItemsTransport
+from recordings import record_today
+from textual.pilot import Pilot
 
 from monitor.config import UserConfig, save_config
 from monitor.control import AttachedTransport, ControlError, ControlServer
@@ -74,6 +77,7 @@ async def service_on(
     stop_at_s: float | None = None,
     notifier: DesktopNotifier | None = None,
     strict: bool = False,
+    today_from: list[Path] | None = None,
 ) -> AsyncIterator[RunningService]:
     """33 minutes of sitting (gentle nudge at 20 min) through the service, in this process."""
     save_config(UserConfig(nudge=NudgeConfig(gentle_min=20, firm_min=60, snooze_min=10)))
@@ -91,7 +95,7 @@ async def service_on(
     ready = asyncio.Event()
     task = asyncio.create_task(
         run_service(
-            Session(transport, label="sim:test", live_factory=factory),
+            Session(transport, label="sim:test", live_factory=factory, today_from=today_from or []),
             socket_path=socket,
             notifier=notifier or DesktopNotifier(enabled=False),
             strict=strict,
@@ -155,6 +159,75 @@ async def test_the_attached_dashboard_mirrors_the_service_and_its_snooze(run_dir
         # A later client gets the whole day again from the service.
         async with AttachedTransport(service.socket) as again:
             assert again.hello["label"] == "sim:test"
+
+
+async def test_the_service_and_the_attached_dashboard_rebuild_the_same_today(
+    run_dir: Path,
+) -> None:
+    paths = record_today()
+    async with service_on(run_dir, today_from=paths) as service:
+        await service.transport.drained.wait()
+        app = DashboardApp(await service.attach(), bell=False, blink=False)
+        assert app.session.today_from == paths  # from the service's hello
+        async with app.run_test() as pilot:
+            await until(lambda: app.state.rebuilt_from == len(paths), 60)
+            await until(lambda: service.live.totals.breaks > 0, 60)
+            await until(lambda: app.state.live.assembler.stats.samples
+                        == service.live.assembler.stats.samples)  # fmt: skip
+            await pilot.pause()
+            assert app.state.live.totals.summary() == service.live.totals.summary()
+            await pilot.press("q")
+
+
+async def test_settings_saved_from_the_attached_dashboard_reach_the_service(
+    run_dir: Path,
+) -> None:
+    async with service_on(run_dir, stop_at_s=5 * 60) as service:
+        await service.transport.waiting.wait()
+        app = DashboardApp(await service.attach(), bell=False, blink=False)
+        async with app.run_test() as pilot:
+            new = NudgeConfig(gentle_min=25, firm_min=60, snooze_min=15)
+            save_config(UserConfig(nudge=new))  # as the settings screen saves it
+            app.apply_nudge_config(new)
+            await until(lambda: service.live.pipeline.nudge_policy.config == new)
+            await until(lambda: app.state.live.pipeline.nudge_policy.config == new)
+            service.transport.go()
+            await service.transport.drained.wait()
+            await until(lambda: app.state.live.assembler.stats.samples
+                        == service.live.assembler.stats.samples)  # fmt: skip
+            assert app.state.live.pipeline.nudge_state == service.live.pipeline.nudge_state
+            assert service.live.totals.nudges_shown == 1
+            nudge = app.state.last_nudge  # the mirror's, the same as the service's
+            assert nudge is not None and "sitting for 25 minutes" in nudge.reason  # not 20
+            await pilot.press("q")
+
+
+async def test_a_late_dashboard_catches_up_through_earlier_answers(run_dir: Path) -> None:
+    """A snooze given before the dashboard attached sits inside the history it catches up on
+    (in 30 s runs): it is applied after the samples before it, as the service applied it."""
+    async with service_on(run_dir, stop_at_s=21.5 * 60) as service:
+        await service.transport.waiting.wait()
+        async with AttachedTransport(service.socket) as first:
+            reader = asyncio.create_task(_drain(first))
+            first.send("snooze", minutes=5)
+            await until(lambda: service.live.pipeline.nudge_state.snoozed_until is not None)
+            reader.cancel()
+        service.transport.go()
+        await service.transport.drained.wait()
+        app = DashboardApp(await service.attach(), bell=False, blink=False)
+        async with app.run_test() as pilot:
+            await until(lambda: not app.state.catching_up)
+            assert app.state.live.pipeline.coalesce_s == 0  # live from here: packet by packet
+            assert app.state.live.pipeline.nudge_state == service.live.pipeline.nudge_state
+            assert app.state.live.totals.summary() == service.live.totals.summary()
+            assert service.live.totals.nudges_shown == 2  # back after the 5 minutes
+            await pilot.pause()
+            app.refresh_view()
+            await pilot.pause()
+            # Only the nudge still pending opens, not the day's old ones.
+            assert isinstance(app.screen, NudgeScreen)
+            assert app.screen.nudge == app.state.last_nudge
+            await pilot.press("q")
 
 
 async def test_the_service_nudges_through_notify_send(run_dir: Path) -> None:
@@ -303,3 +376,80 @@ async def test_the_service_records_headless_and_the_dashboard_attaches_and_detac
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+# --- pictures ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def service_thread(run_dir: Path) -> Iterator[Path]:
+    """The service on deterministic data in a thread of its own (the picture's app has the
+    main loop): a few minutes of desk_short, then the link stays open."""
+    import threading
+
+    socket = run_dir / "control.sock"
+    ready = threading.Event()
+    stop: list[Callable[[], None]] = []
+
+    async def serve() -> None:
+        transport = ItemsTransport(sim_items("desk_short", 1, 50).items)
+        task = asyncio.create_task(
+            run_service(
+                Session(transport, label="sim:test", live_factory=pipeline_factory()),
+                socket_path=socket,
+                notifier=DesktopNotifier(enabled=False),
+            )
+        )
+        await transport.drained.wait()
+        loop = asyncio.get_running_loop()
+        stop.append(lambda: loop.call_soon_threadsafe(task.cancel))
+        ready.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    assert ready.wait(60)
+    try:
+        yield socket
+    finally:
+        stop[0]()
+        thread.join(10)
+
+
+THEMES = [pytest.param("textual-dark", id="dark"), pytest.param("textual-light", id="light")]
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("size", SIZES)
+def test_attached_picture(
+    snap_compare: Any, size: tuple[int, int], theme: str, run_dir: Path
+) -> None:
+    from monitor.recording.summary import REPLAY_COALESCE_S
+
+    with service_thread(run_dir) as socket:
+        attached = AttachedTransport(socket)
+        factory = pipeline_factory()
+
+        def catching_up() -> LiveStream:
+            live = factory()
+            live.pipeline.coalesce_s = REPLAY_COALESCE_S
+            return live
+
+        session = Session(
+            attached, label="service: sim:test", can_calibrate=False, attached=attached,
+            live_factory=catching_up,
+        )  # fmt: skip
+        app = DashboardApp(session, bell=False, blink=False)
+
+        async def run_before(pilot: Pilot[None]) -> None:
+            app.theme = theme
+            async with asyncio.timeout(60):
+                while app.state.catching_up:
+                    await pilot.pause(0.05)
+            await pilot.pause()
+            app.refresh_view()
+            await pilot.pause()
+
+        assert snap_compare(app, terminal_size=size, run_before=run_before)

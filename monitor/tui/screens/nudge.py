@@ -43,6 +43,7 @@ class NudgeScreen(ModalScreen[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "snooze", "Snooze"),
+        Binding("p", "app.pause_menu", "Snooze for…"),
         Binding("d", "dismiss_nudge", "Dismiss"),
         Binding("escape", "dismiss_nudge", "Dismiss", show=False),
         Binding("n", "app.sample_nudge", "Next sample", show=False),
@@ -75,7 +76,10 @@ class NudgeScreen(ModalScreen[None]):
         self.nudge = nudge
         snooze = self.dashboard.state.nudge_config.snooze_min
         title = TITLES[nudge.level]
-        keys = f"[b]s[/b] snooze {snooze:g} min    [b]d[/b] dismiss    (or just get up)"
+        keys = (
+            f"[b]s[/b] snooze {snooze:g} min   [b]p[/b] other lengths, pause   [b]d[/b] dismiss"
+            "\n(or just get up)"
+        )
         if self.sample:
             title = f"Sample: {title[0].lower()}{title[1:]}"
             keys = "[b]escape[/b] close    [b]n[/b] the next kind of nudge"
