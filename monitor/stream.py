@@ -8,7 +8,8 @@ protocol offers (:class:`~monitor.sensors.base.Timing`):
 * a sequence number: the same, with one tick per sample;
 * nothing but arrival: predict when the next samples should arrive from the rate and the
   clock mapping, smooth out the radio's jitter, and call a late arrival a gap only when it is
-  later than the jitter explains.
+  later than the jitter explains and the next packet does not come right behind it (then the
+  packet was held up on the way, by a busy computer or radio, and nothing was lost).
 
 It counts lost and duplicated samples, maps sensor time to host time, and never emits a sample
 twice. It is pure: host time arrives with each item.
@@ -108,11 +109,16 @@ class StreamAssembler:
     _link_dropped: bool = False
     _connected_once: bool = False
     _lateness: deque[float] = field(default_factory=lambda: deque(maxlen=_JITTER_WINDOW))
+    # Placing by arrival: a late packet waits here for the next one to tell a delay from a loss.
+    _held: tuple[DecodedPacket, float] | None = None
 
     def feed(self, item: TransportItem) -> tuple[SampleBatch | None, list[StreamEvent]]:
         if isinstance(item, LinkEvent):
+            # A packet still held is placed first, on the timeline the event may end.
+            events: list[StreamEvent] = []
+            batches = self._release(None, events)
             self._on_link_event(item)
-            return None, []
+            return (_joined(batches) if batches else None), events
         return self._on_notification(item)
 
     @property
@@ -165,6 +171,10 @@ class StreamAssembler:
         batches: list[SampleBatch] = []
         for packet in packets:
             self.stats.packets += 1
+            batches += self._release(note.received_at, events)
+            if self._late_by_arrival(len(packet), note.received_at):
+                self._held = (packet, note.received_at)
+                continue
             batch = self._place(packet, note.received_at, events)
             if batch is not None:
                 batches.append(batch)
@@ -172,13 +182,32 @@ class StreamAssembler:
             return None, events
         return _joined(batches), events
 
+    def _release(self, next_at: float | None, events: list[StreamEvent]) -> list[SampleBatch]:
+        """Place the held packet, now that the next one came at ``next_at`` (None: a link
+        event came instead). Right behind it, within half its duration, the two were held up
+        together on the way; later, the held packet's lateness was samples lost before it."""
+        if self._held is None:
+            return []
+        packet, received_at = self._held
+        self._held = None
+        assert self.config is not None
+        duration = len(packet) / self.config.rate_hz
+        delayed = next_at is not None and next_at - received_at < 0.5 * duration
+        batch = self._place(packet, received_at, events, delayed=delayed)
+        return [] if batch is None else [batch]
+
     def _place(
-        self, packet: DecodedPacket, received_at: float, events: list[StreamEvent]
+        self,
+        packet: DecodedPacket,
+        received_at: float,
+        events: list[StreamEvent],
+        *,
+        delayed: bool = False,
     ) -> SampleBatch | None:
         assert self.config is not None and self.protocol is not None
         n = len(packet)
         if self.protocol.timing is Timing.ARRIVAL or packet.stamp is None:
-            first = self._place_by_arrival(n, received_at, events)
+            first = self._place_by_arrival(n, received_at, events, delayed=delayed)
         else:
             first = self._place_by_stamp(packet.stamp, received_at, events)
         assert self._next_index is not None
@@ -253,13 +282,16 @@ class StreamAssembler:
         jump = min(_CLOCK_JUMP_S * ticks_per_s, modulus / 4)
         return unwrapped, abs(unwrapped - predicted) > jump
 
-    def _place_by_arrival(self, n: int, received_at: float, events: list[StreamEvent]) -> int:
+    def _place_by_arrival(
+        self, n: int, received_at: float, events: list[StreamEvent], *, delayed: bool = False
+    ) -> int:
         """The sample number of a packet's first sample, from when it arrived.
 
         The clock mapping (fitted to the earliest arrivals) says when the packet's last sample
         was taken if nothing was lost; the recent arrivals say how late the radio usually
         delivers. Only lateness beyond that jitter counts as lost samples, except after the link
-        was down, when the sensor is known to have sampled on.
+        was down, when the sensor is known to have sampled on; a packet found ``delayed`` (the
+        next came right behind it) lost nothing, and its lateness says nothing of the jitter.
         """
         assert self.config is not None
         if not self._timeline_open or self._next_index is None or not self.clock.ready:
@@ -267,24 +299,47 @@ class StreamAssembler:
             self._timeline_open = True
             return self._next_index
         period = 1.0 / self.config.rate_hz
+        lateness, typical, allowed = self._arrival_lateness(n, received_at)
+        missing = 0
+        if self._link_dropped:
+            # The sensor sampled on while the link was down: all the lateness is lost samples.
+            missing = max(0, round((lateness - typical) / period))
+        elif delayed:
+            return self._next_index
+        elif lateness - typical > allowed:
+            missing = max(1, round((lateness - typical) / period))
+        self._lateness.append(lateness - missing * period)
+        return self._next_index + missing
+
+    def _arrival_lateness(self, n: int, received_at: float) -> tuple[float, float, float]:
+        """(how late a packet of ``n`` samples arrives if nothing was lost, the usual lateness,
+        the lateness beyond the usual that jitter still explains), in s."""
+        assert self.config is not None and self._next_index is not None
+        period = 1.0 / self.config.rate_hz
         last = self._next_index + n - 1
-        lateness = received_at - float(
-            self.clock.to_host(np.array([last / self.config.rate_hz]))[0]
-        )
+        lateness = received_at - float(self.clock.to_host(np.array([last * period]))[0])
         typical, spread = 0.0, 0.0
         if self._lateness:
             recent = np.fromiter(self._lateness, dtype=np.float64)
             typical = float(np.median(recent))
             spread = float(np.percentile(recent, 90)) - typical
-        missing = 0
-        if self._link_dropped:
-            # The sensor sampled on while the link was down: all the lateness is lost samples.
-            missing = max(0, round((lateness - typical) / period))
         # A lost packet of n samples leaves a hole of n periods: anything shorter is jitter.
-        elif lateness - typical > max((max(n, 2) - 0.5) * period, 3.0 * spread):
-            missing = max(1, round((lateness - typical) / period))
-        self._lateness.append(lateness - missing * period)
-        return self._next_index + missing
+        return lateness, typical, max((max(n, 2) - 0.5) * period, 3.0 * spread)
+
+    def _late_by_arrival(self, n: int, received_at: float) -> bool:
+        """Whether a packet placed by arrival comes later than jitter explains (and the link
+        did not drop before it): then it is held until the next one says why."""
+        if (
+            self.protocol is None
+            or self.protocol.timing is not Timing.ARRIVAL
+            or self._link_dropped
+            or not self._timeline_open
+            or self._next_index is None
+            or not self.clock.ready
+        ):
+            return False
+        lateness, typical, allowed = self._arrival_lateness(n, received_at)
+        return lateness - typical > allowed
 
     # --- helpers ------------------------------------------------------------------------------
 

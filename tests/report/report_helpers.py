@@ -20,7 +20,7 @@ from monitor.transport.items import (
 )
 
 PER_PACKET = 19
-# A serial of its own: the tests save a calibration profile for it in their data directory.
+# A sensor of its own: the tests save a calibration profile for it in their data directory.
 DEVICE = DeviceInfo("tiltmon", "AA:BB", "tiltmon project", "TM1", "SN-REPORT", "1", "0.3")
 
 
@@ -85,10 +85,16 @@ def save_true_profile(rec: SimulatedRecording) -> None:
     import datetime as dt
 
     from calibration.profiles import CalibrationProfile, save_profile
+    from monitor.pipeline import profile_id, profile_identity
 
     save_profile(
         CalibrationProfile(
-            DEVICE.serial, dt.datetime.now().isoformat(), rec.mounting, np.zeros(3), "walk"
+            profile_id(DEVICE),
+            dt.datetime.now().isoformat(),
+            rec.mounting,
+            np.zeros(3),
+            "walk",
+            identity=profile_identity(DEVICE),
         )
     )
 
