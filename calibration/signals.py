@@ -21,7 +21,10 @@ def moving_std(x: npt.ArrayLike, window: int) -> FloatArray:
 
     For (N, 3) input the per-axis variances are summed: the spread of the vector.
     """
-    arr = np.asarray(x, dtype=np.float64)
+    arr = np.asarray(x)
+    if arr.dtype.kind != "f":
+        arr = arr.astype(np.float64)
+    # float32 input (long recordings, kept compact) becomes float64 a block at a time below
     if arr.ndim == 1:
         arr = arr[:, None]
     n, dims = arr.shape
@@ -60,6 +63,17 @@ def moving_std(x: npt.ArrayLike, window: int) -> FloatArray:
         var /= count
         var -= np.einsum("ij,ij->j", mean, mean)
         out[start:stop] = np.sqrt(np.maximum(var, 0.0))
+    return out
+
+
+def row_norms(x: npt.ArrayLike) -> FloatArray:
+    """|x| of each row of an (N, 3) array, in float64 whatever the input's precision, a block at
+    a time (no float64 copy of a whole long recording)."""
+    arr = np.asarray(x)
+    out = np.empty(len(arr))
+    for start in range(0, len(arr), 1 << 16):
+        block = np.asarray(arr[start : start + (1 << 16)], dtype=np.float64)
+        out[start : start + len(block)] = np.linalg.norm(block, axis=1)
     return out
 
 
@@ -180,6 +194,7 @@ __all__ = [
     "G",
     "band_pass",
     "moving_std",
+    "row_norms",
     "runs",
     "step_frequency",
     "still_mask",

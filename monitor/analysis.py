@@ -18,12 +18,11 @@ import numpy.typing as npt
 from calibration import MountingSegment
 from monitor.acc_only import rates_from_gravity
 from monitor.activity import ActivitySnapshot, Transition
-from monitor.fusion import default_estimator, quat
-from monitor.gaps import classify_runs
+from monitor.fusion import default_estimator, make_estimator, quat, tilt_deg
+from monitor.fusion.blocks import BLOCK_S, blocks, context64
 from monitor.mounting import MountingError, fit_recording
 from monitor.nudge import NudgeEvent, NudgePolicy
-from monitor.posture import PelvisSamples, PostureConfig
-from monitor.tilt_pipeline import tilt_batch
+from monitor.posture import PelvisSamples, PostureClassifier, PostureConfig, PostureUpdate
 
 log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
@@ -43,18 +42,23 @@ class Analysis:
 
 def analyse(
     t: FloatArray,
-    acc: FloatArray,
-    gyr: FloatArray | None,
+    acc: npt.NDArray[np.floating],
+    gyr: npt.NDArray[np.floating] | None,
     rate_hz: float,
     *,
     posture: PostureConfig | None = None,
     nudges: NudgePolicy | None = None,
     breaks: Sequence[int] = (),
+    block_s: float | None = BLOCK_S,
 ) -> Analysis:
-    """``breaks``: sample indices after long gaps in time, where posture starts afresh."""
+    """``breaks``: sample indices after long gaps in time, where posture starts afresh.
+
+    The mounting needs the whole recording (one light pass: walking bouts and still stands);
+    fusion, tilt and posture then go a block of ``block_s`` at a time with their state carried
+    across (offline fusion with context either side, ``monitor.fusion.blocks``), so memory
+    holds the samples and one block's work. ``block_s=None``: everything in one block.
+    """
     notes: list[str] = []
-    # Without a gyroscope, posture gets the rotation rates gravity's turning implies.
-    gyr_or_rates = gyr if gyr is not None else rates_from_gravity(acc, rate_hz)
     if gyr is None:
         notes.append("no gyroscope: tilt from gravity alone, less accurate while moving")
     fit = fit_recording(acc, gyr, rate_hz)
@@ -62,16 +66,24 @@ def analyse(
     # Plain offline VQF: the product's default (docs/fusion.md); without a gyroscope, the
     # accelerometer-only estimator (tilt from gravity).
     fusion = default_estimator(offline=True, gyro=gyr is not None)
-    tilt = tilt_batch(acc, gyr, rate_hz, list(fit.segments), offline=True, estimator=fusion)
-    q_PS = fit.per_sample(len(acc))
-    samples = PelvisSamples(
-        t,
-        quat.rotate(q_PS, acc),
-        quat.rotate(q_PS, gyr_or_rates),
-        tilt.sagittal_deg,
-        tilt.frontal_deg,
-    )
-    result = classify_runs(samples, posture, breaks, heading_known=fit.heading_known)
+    runs = _Runs(posture, breaks, heading_known=fit.heading_known)
+    for block in blocks(len(acc), rate_hz, block_s):
+        a = context64(acc, block)
+        g = context64(gyr, block) if gyr is not None else None
+        q_ES = block.inner(make_estimator(fusion, rate_hz).update_batch(a, g))
+        # Without a gyroscope, posture gets the rotation rates gravity's turning implies.
+        rates = block.inner(g if g is not None else rates_from_gravity(a, rate_hz))
+        q_PS = fit.per_sample(block.hi - block.lo, block.lo)
+        sagittal, frontal = tilt_deg(q_ES, q_PS)
+        samples = PelvisSamples(
+            t[block.lo : block.hi],
+            quat.rotate(q_PS, block.inner(a)),
+            quat.rotate(q_PS, rates),
+            sagittal,
+            frontal,
+        )
+        runs.update(samples, block.lo)
+    result = runs.finish()
     policy = nudges or NudgePolicy()
     state = policy.initial_state()
     shown: list[NudgeEvent] = []
@@ -86,3 +98,41 @@ def analyse(
         fit.heading_known,
         tuple(notes),
     )
+
+
+class _Runs:
+    """Posture streamed block by block, started afresh at each break (as ``classify_runs``)."""
+
+    def __init__(
+        self, config: PostureConfig | None, breaks: Sequence[int], *, heading_known: bool
+    ) -> None:
+        self._config = config
+        self._heading_known = heading_known
+        self._breaks = sorted(b for b in breaks if b > 0)
+        self._classifier = PostureClassifier(config, heading_known=heading_known)
+        self._snapshots: list[ActivitySnapshot] = []
+        self._transitions: list[Transition] = []
+
+    def update(self, samples: PelvisSamples, first: int) -> None:
+        """``samples`` are the recording's from index ``first`` on."""
+        lo = 0
+        while self._breaks and self._breaks[0] < first + len(samples):
+            cut = self._breaks.pop(0) - first
+            if cut > lo:
+                self._take(self._classifier.update(samples.slice(lo, cut)))
+                lo = cut
+            self._restart()
+        if lo < len(samples):
+            self._take(self._classifier.update(samples.slice(lo, len(samples))))
+
+    def _restart(self) -> None:
+        self._take(self._classifier.flush())
+        self._classifier = PostureClassifier(self._config, heading_known=self._heading_known)
+
+    def _take(self, update: PostureUpdate) -> None:
+        self._snapshots.extend(update.snapshots)
+        self._transitions.extend(update.transitions)
+
+    def finish(self) -> PostureUpdate:
+        self._take(self._classifier.flush())
+        return PostureUpdate(tuple(self._snapshots), tuple(self._transitions))

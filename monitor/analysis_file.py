@@ -15,6 +15,7 @@ from monitor.analysis import Analysis, analyse
 from monitor.config import load_config
 from monitor.csv_import import CsvColumns, Gap, read_imu_csv
 from monitor.errors import MonitorError
+from monitor.fusion.blocks import BLOCK_S
 from monitor.gaps import long_gap_breaks
 from monitor.nudge import NudgePolicy, NudgeShown, system_local_time
 from monitor.private_files import private_output
@@ -55,8 +56,11 @@ class FileAnalysis:
     notes: tuple[str, ...]  # what the reader and the analysis noticed, for the user
 
 
-def analyse_csv(path: Path, options: ReadOptions) -> FileAnalysis:
-    """Read one CSV recording and analyse it as ``tiltmon analyze`` does."""
+def analyse_csv(
+    path: Path, options: ReadOptions, *, block_s: float | None = BLOCK_S
+) -> FileAnalysis:
+    """Read one CSV recording and analyse it as ``tiltmon analyze`` does (``block_s``: see
+    :func:`monitor.analysis.analyse`)."""
     columns = CsvColumns.parse(options.columns) if options.columns else CsvColumns()
     recording = read_imu_csv(
         path,
@@ -76,6 +80,7 @@ def analyse_csv(path: Path, options: ReadOptions) -> FileAnalysis:
         recording.rate_hz,
         nudges=NudgePolicy(nudge_config, local_time=system_local_time),
         breaks=long_gap_breaks(recording.run_starts, [g.duration_s for g in recording.gaps]),
+        block_s=block_s,
     )
     notes = (*recording.notes(), *analysis.notes)
     if not quiet_hours_apply:
