@@ -27,7 +27,7 @@ from calibration.rotation import (
 )
 from calibration.signals import (
     STEP_BAND_HZ,
-    moving_std,
+    moving_std_above,
     row_norms,
     runs,
     step_frequency,
@@ -85,9 +85,9 @@ def find_walking_bouts(
     acc: npt.ArrayLike, rate_hz: float, *, min_s: float = MIN_BOUT_S
 ) -> list[tuple[int, int]]:
     """``[start, stop)`` of walking: |a| swinging by steps, periodic in the step band."""
-    norm = row_norms(acc)
+    a = _as_float(acc)
     window = max(int(rate_hz), 3)
-    active = moving_std(norm, window) > 0.5
+    active = moving_std_above(a, window, 0.5, of=row_norms)
     out: list[tuple[int, int]] = []
     trim = window // 2  # the centred window reaches half a second past either end
     for start, stop in runs(active):
@@ -99,7 +99,7 @@ def find_walking_bouts(
         piece = min(int(8 * rate_hz), hi - lo)
         good = []
         for p0 in range(lo, hi - piece + 1, piece):
-            hz, share = step_frequency(norm[p0 : p0 + piece], rate_hz)
+            hz, share = step_frequency(row_norms(a[p0 : p0 + piece]), rate_hz)
             good.append(STEP_BAND_HZ[0] <= hz <= STEP_BAND_HZ[1] and share >= 0.25)
         if good and np.mean(good) >= 0.75:
             out.append((lo, hi))

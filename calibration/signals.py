@@ -6,6 +6,8 @@ All of them work on whole arrays (a buffered phase of the procedure, or a walkin
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -92,10 +94,49 @@ def still_mask(
     about 0.5° at well under 1 Hz: far below these thresholds; a step is far above them.
     """
     window = max(round(window_s * rate_hz), 3)
-    still = moving_std(acc, window) < acc_std
-    if gyr is not None:
-        still &= moving_std(gyr, window) < gyr_std
+    a = np.asarray(acc)
+    g = None if gyr is None else np.asarray(gyr)
+    still = np.empty(len(a), dtype=bool)
+    for out, lo, hi in _blocks_with_context(len(a), window):
+        part = moving_std(a[lo:hi], window) < acc_std
+        if g is not None:
+            part &= moving_std(g[lo:hi], window) < gyr_std
+        still[out] = part[out.start - lo : out.stop - lo]
     return still
+
+
+def moving_std_above(
+    x: npt.ArrayLike,
+    window: int,
+    limit: float,
+    of: Callable[[npt.NDArray[Any]], FloatArray] | None = None,
+) -> npt.NDArray[np.bool_]:
+    """``moving_std(of(x), window) > limit`` (``of``: e.g. :func:`row_norms`), worked out a
+    block at a time."""
+    arr = np.asarray(x)
+    above = np.empty(len(arr), dtype=bool)
+    for out, lo, hi in _blocks_with_context(len(arr), window):
+        part = arr[lo:hi] if of is None else of(arr[lo:hi])
+        above[out] = (moving_std(part, window) > limit)[out.start - lo : out.stop - lo]
+    return above
+
+
+# Samples a block of the windowed helpers above: a long recording never gets float64 arrays of
+# its whole length, only of a block (each block with half a window of context either side, so
+# every sample sees the same window it would in one pass).
+WINDOW_BLOCK = 1 << 20
+
+
+def _blocks_with_context(n: int, window: int) -> list[tuple[slice, int, int]]:
+    half = max(window // 2, 1)
+    return [
+        (
+            slice(start, min(start + WINDOW_BLOCK, n)),
+            max(start - half, 0),
+            min(start + WINDOW_BLOCK + half, n),
+        )
+        for start in range(0, n, WINDOW_BLOCK)
+    ]
 
 
 def runs(mask: npt.ArrayLike) -> list[tuple[int, int]]:
@@ -194,6 +235,7 @@ __all__ = [
     "G",
     "band_pass",
     "moving_std",
+    "moving_std_above",
     "row_norms",
     "runs",
     "step_frequency",

@@ -38,6 +38,8 @@ _UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns":
 PLAUSIBLE_RATE_HZ = (2.0, 2000.0)
 _READ_CHUNK = 1 << 22  # characters per read while counting fields
 CHUNK_ROWS = 1 << 18  # rows parsed at a time: ~10 MB of text, ~15 MB of float64
+_NORM_BIN = 1e-3  # m/s²: the unit check's median |acc| to well within its 3 digits
+_NORM_BINS = 300_000  # up to 300 m/s² (30 g); beyond, in the last bin
 FAST_GYRO_RAD_S = 20.0  # a belt-worn sensor beyond this in 1% of readings: the wrong unit
 
 
@@ -173,7 +175,7 @@ def read_imu_csv(
     t *= TIME_UNITS[unit]
     if gyr is not None:
         gyr *= GYR_UNITS[gyr_unit]
-    _check_units(path, store, acc, gyr, acc_unit, gyr_unit)
+    _check_units(path, store, gyr, acc_unit, gyr_unit)
     return _in_runs(t, acc, gyr, store.line_of, duplicates=store.duplicates, time_unit=unit)
 
 
@@ -194,7 +196,8 @@ class _SampleStore:
         self.duplicates = 0
         # for each dropped row, how many rows were kept before it: lines of kept rows follow
         self._dropped_after: list[npt.NDArray[np.int64]] = []
-        self.gravity_norms = np.empty(capacity, dtype=np.float32)  # |acc| for the unit check
+        # |acc| counted in fine bins for the unit check's median (no array of all of them)
+        self.norm_counts = np.zeros(_NORM_BINS, dtype=np.int64)
 
     def add(self, values: FloatArray, acc_scale: float) -> None:
         """One chunk: column 0 time, 1-3 acceleration, 4-6 rotation rate (file units)."""
@@ -222,7 +225,9 @@ class _SampleStore:
         lo, hi = self.size, self.size + len(values)
         self.t[lo:hi] = values[:, 0]
         self.acc[lo:hi] = values[:, 1:4] * acc_scale
-        self.gravity_norms[lo:hi] = np.linalg.norm(values[:, 1:4] * acc_scale, axis=1)
+        norms = np.linalg.norm(values[:, 1:4] * acc_scale, axis=1)
+        bins = np.minimum((norms / _NORM_BIN).astype(np.int64), _NORM_BINS - 1)
+        self.norm_counts += np.bincount(bins, minlength=_NORM_BINS)
         if self.gyr is not None:
             self.gyr[lo:hi] = values[:, 4:7]
         self.size = hi
@@ -234,7 +239,6 @@ class _SampleStore:
         capacity = max(needed, 2 * len(self.t))  # only when the row count was an estimate
         self.t = np.resize(self.t, capacity)
         self.acc = np.resize(self.acc, (capacity, 3))
-        self.gravity_norms = np.resize(self.gravity_norms, capacity)
         if self.gyr is not None:
             self.gyr = np.resize(self.gyr, (capacity, 3))
 
@@ -242,6 +246,11 @@ class _SampleStore:
         n = self.size
         gyr = self.gyr[:n] if self.gyr is not None else None
         return self.t[:n], self.acc[:n], gyr
+
+    def median_norm(self) -> float:
+        """The median |acc| of the kept samples, m/s², to within half a bin."""
+        middle = int(np.searchsorted(np.cumsum(self.norm_counts), (self.size + 1) // 2))
+        return (middle + 0.5) * _NORM_BIN
 
     def line_of(self, index: int) -> int:
         """The file's line (header = 1) of the kept sample ``index``."""
@@ -386,13 +395,12 @@ def _median_step(t: FloatArray) -> float:
 def _check_units(
     path: Path,
     store: _SampleStore,
-    acc: Float32Array,
     gyr: Float32Array | None,
     acc_unit: str,
     gyr_unit: str,
 ) -> None:
     """Gravity must look like gravity: the commonest mistake is g read as m/s² or vice versa."""
-    gravity = float(np.median(store.gravity_norms[: len(acc)]))
+    gravity = store.median_norm()
     if not 0.6 * STANDARD_GRAVITY <= gravity <= 1.4 * STANDARD_GRAVITY:
         hint = ""
         if 0.6 <= gravity <= 1.4 and acc_unit != "g":
