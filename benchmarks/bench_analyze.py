@@ -73,7 +73,7 @@ def agreement(a: Path, b: Path) -> tuple[float, float]:
     """Share of seconds with the same posture; mean |difference| of sagittal and frontal tilt."""
     import pandas as pd
 
-    x, y = pd.read_csv(a), pd.read_csv(b)
+    x, y = pd.read_csv(a, low_memory=False), pd.read_csv(b, low_memory=False)
     both = x.merge(y, on="t", suffixes=("_a", "_b"))
     if len(both) != len(x) or len(x) != len(y):
         raise SystemExit(f"the outputs cover different seconds ({len(x)}, {len(y)} rows)")

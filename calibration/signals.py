@@ -144,10 +144,15 @@ def runs(mask: npt.ArrayLike) -> list[tuple[int, int]]:
     m = np.asarray(mask, dtype=bool)
     if m.size == 0:
         return []
-    edges = np.diff(np.concatenate([[0], m.astype(np.int8), [0]]))
-    starts = np.flatnonzero(edges == 1)
-    stops = np.flatnonzero(edges == -1)
-    return list(zip(starts.tolist(), stops.tolist(), strict=True))
+    # where the mask changes, found on booleans (no integer copy of a long recording's mask)
+    edges = np.flatnonzero(m[1:] != m[:-1]) + 1
+    starts = edges[m[edges]].tolist()
+    stops = edges[~m[edges]].tolist()
+    if m[0]:
+        starts.insert(0, 0)
+    if m[-1]:
+        stops.append(len(m))
+    return list(zip(starts, stops, strict=True))
 
 
 def _spectrum(x: FloatArray, rate_hz: float) -> tuple[npt.NDArray[np.complex128], FloatArray]:

@@ -37,7 +37,7 @@ _UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns":
 # four time units meet without overlapping and the median step picks exactly one unit.
 PLAUSIBLE_RATE_HZ = (2.0, 2000.0)
 _READ_CHUNK = 1 << 22  # characters per read while counting fields
-CHUNK_ROWS = 1 << 18  # rows parsed at a time: ~10 MB of text, ~15 MB of float64
+CHUNK_ROWS = 1 << 17  # rows parsed at a time: ~5 MB of text, ~7 MB of float64
 _NORM_BIN = 1e-3  # m/s²: the unit check's median |acc| to well within its 3 digits
 _NORM_BINS = 300_000  # up to 300 m/s² (30 g); beyond, in the last bin
 FAST_GYRO_RAD_S = 20.0  # a belt-worn sensor beyond this in 1% of readings: the wrong unit
@@ -334,7 +334,8 @@ def _parse(
                 values = frame.to_numpy(dtype=np.float64)
                 if values.shape[1] != len(indexes):
                     raise ValueError("columns missing")
-                values = values[:, order]
+                if order != sorted(order):
+                    values = values[:, order]
                 bad = ~np.isfinite(values)
                 if bad.any():
                     row, col = np.argwhere(bad)[0]
@@ -388,8 +389,28 @@ def _time_unit(path: Path, t: FloatArray) -> str:
 
 
 def _median_step(t: FloatArray) -> float:
-    steps = np.diff(t)
-    return float(np.median(steps, overwrite_input=True))  # no second copy of the steps
+    """``np.median(np.diff(t))``, exactly, without an array of all the steps.
+
+    A recording's steps take few distinct values (a regular clock, rounded), so they are counted
+    per value a chunk at a time; only if they turn out too varied is the plain way taken.
+    """
+    values = np.zeros(0)
+    counts = np.zeros(0, dtype=np.int64)
+    for start in range(0, len(t) - 1, CHUNK_ROWS):
+        step_values, step_counts = np.unique(
+            np.diff(t[start : start + CHUNK_ROWS + 1]), return_counts=True
+        )
+        values, where = np.unique(np.concatenate([values, step_values]), return_inverse=True)
+        merged = np.zeros(len(values), dtype=np.int64)
+        np.add.at(merged, where, np.concatenate([counts, step_counts]))
+        counts = merged
+        if len(values) > CHUNK_ROWS:  # jittery time stamps: as many values as steps
+            return float(np.median(np.diff(t), overwrite_input=True))
+    n = int(counts.sum())
+    cumulative = np.cumsum(counts)
+    low = values[np.searchsorted(cumulative, (n - 1) // 2 + 1)]
+    high = values[np.searchsorted(cumulative, n // 2 + 1)]
+    return float((low + high) / 2) if n % 2 == 0 else float(low)
 
 
 def _check_units(
@@ -444,7 +465,14 @@ def _in_runs(
     copied onto its grid.
     """
     period = _median_step(t)
-    cuts = np.flatnonzero(np.diff(t) > GAP_PERIODS * period) + 1
+    cuts = np.concatenate(  # a chunk at a time: no array of all the steps
+        [
+            start
+            + 1
+            + np.flatnonzero(np.diff(t[start : start + CHUNK_ROWS + 1]) > GAP_PERIODS * period)
+            for start in range(0, len(t) - 1, CHUNK_ROWS)
+        ]
+    ).astype(np.int64)
     bounds = [0, *cuts.tolist(), len(t)]
     gaps = tuple(Gap(float(t[i - 1]), float(t[i]), line_of(int(i))) for i in cuts)
     starts = [a for a, _ in pairwise(bounds)]

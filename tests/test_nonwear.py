@@ -27,6 +27,7 @@ from monitor.nonwear import (
 )
 from monitor.nudge import NudgeShown
 from monitor.pipeline import Pipeline
+from monitor.report import SessionTimeline, build_report, render_text
 from monitor.sensors import StreamFormat
 from monitor.transport.items import LinkEvent, LinkEventKind, Notification, TransportItem
 
@@ -216,3 +217,16 @@ def test_live_a_sensor_in_a_bag_gets_no_sitting_nudge(desk: SimulatedRecording) 
     sat = [s for s in snapshots if second_off_start - 400 < s.t - T0 < second_off_start - 60]
     assert sum(s.posture is Posture.SITTING for s in sat) >= 0.9 * len(sat)
     assert all(s.sitting_bout_s < 700 for s in sat)
+    # the day report says how long the sensor was worn and not worn
+    timeline = SessionTimeline(Path("desk.tiltmon"), T0, T0 + float(desk.t[-1]))
+    for step in steps:
+        timeline.on_step(step)
+    report = build_report("desk", [timeline])
+    marked_min = sum(s.posture is Posture.NON_WEAR for s in snapshots) / 60
+    figures = report.figures()
+    assert figures["non_wear_min"] == pytest.approx(marked_min, abs=0.2)
+    worn_min = figures["wear_min"]
+    assert isinstance(worn_min, float)
+    assert worn_min + marked_min == pytest.approx(desk.t[-1] / 60, abs=1.0)
+    wear = render_text(report).split("Wear\n")[1].splitlines()
+    assert wear[0].split()[0] == "worn" and wear[1].split()[:2] == ["not", "worn"]
