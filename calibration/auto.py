@@ -25,7 +25,14 @@ from calibration.rotation import (
     quat_multiply,
     unit,
 )
-from calibration.signals import STEP_BAND_HZ, moving_std, runs, step_frequency, still_mask
+from calibration.signals import (
+    STEP_BAND_HZ,
+    moving_std_above,
+    row_norms,
+    runs,
+    step_frequency,
+    still_mask,
+)
 
 MIN_BOUT_S = 8.0
 MAX_BOUT_S = 60.0  # longer bouts are cut to their middle minute: enough, and bounded cost
@@ -78,10 +85,9 @@ def find_walking_bouts(
     acc: npt.ArrayLike, rate_hz: float, *, min_s: float = MIN_BOUT_S
 ) -> list[tuple[int, int]]:
     """``[start, stop)`` of walking: |a| swinging by steps, periodic in the step band."""
-    a = np.asarray(acc, dtype=np.float64)
-    norm = np.linalg.norm(a, axis=1)
+    a = _as_float(acc)
     window = max(int(rate_hz), 3)
-    active = moving_std(norm, window) > 0.5
+    active = moving_std_above(a, window, 0.5, of=row_norms)
     out: list[tuple[int, int]] = []
     trim = window // 2  # the centred window reaches half a second past either end
     for start, stop in runs(active):
@@ -93,7 +99,7 @@ def find_walking_bouts(
         piece = min(int(8 * rate_hz), hi - lo)
         good = []
         for p0 in range(lo, hi - piece + 1, piece):
-            hz, share = step_frequency(norm[p0 : p0 + piece], rate_hz)
+            hz, share = step_frequency(row_norms(a[p0 : p0 + piece]), rate_hz)
             good.append(STEP_BAND_HZ[0] <= hz <= STEP_BAND_HZ[1] and share >= 0.25)
         if good and np.mean(good) >= 0.75:
             out.append((lo, hi))
@@ -109,8 +115,7 @@ def analyse_bouts(
     gyro_bias: npt.ArrayLike = (0.0, 0.0, 0.0),
 ) -> list[WalkingBout]:
     """The walking frame of each bout (bouts whose forward direction is unclear are skipped)."""
-    a = np.asarray(acc, dtype=np.float64)
-    g = np.asarray(gyr, dtype=np.float64)
+    a, g = _as_float(acc), _as_float(gyr)
     if spans is None:
         spans = find_walking_bouts(a, rate_hz)
     bouts: list[WalkingBout] = []
@@ -119,10 +124,15 @@ def analyse_bouts(
         if stop - start > longest:
             mid = (start + stop) // 2
             start, stop = mid - longest // 2, mid + longest // 2
-        gravity = unit(a[start:stop].mean(axis=0))
+        bout_a = np.asarray(a[start:stop], dtype=np.float64)
+        gravity = unit(bout_a.mean(axis=0))
         try:
             forward = forward_from_walking(
-                a[start:stop], g[start:stop], rate_hz, gravity, gyro_bias=gyro_bias
+                bout_a,
+                np.asarray(g[start:stop], dtype=np.float64),
+                rate_hz,
+                gravity,
+                gyro_bias=gyro_bias,
             )
         except CalibrationError:
             continue
@@ -171,7 +181,7 @@ def upright_stands(
     second, stays within ``UPRIGHT_DEG`` of the walking gravity all the way between them (a
     sit-down pitches the pelvis 12–20° on its way, and upright sitting is 5–12° back).
     """
-    a = np.asarray(acc, dtype=np.float64)
+    a = _as_float(acc)
     hi = len(a) if hi is None else hi
     near = int(NEAR_S * rate_hz)
     mask = still_mask(a, gyr, rate_hz)
@@ -188,13 +198,13 @@ def upright_stands(
                 between = (bout.stop, start)
             else:
                 continue
-            span = a[between[0] : between[1]]
+            span = np.asarray(a[between[0] : between[1]], dtype=np.float64)
             if len(span) > window:
                 smooth = np.stack([np.convolve(span[:, i], kernel, "valid") for i in range(3)], 1)
                 cosines = unit(smooth) @ bout.gravity_S
                 if float(cosines.min()) < np.cos(np.radians(UPRIGHT_DEG)):
                     break
-            direction = unit(a[start:stop].mean(axis=0))
+            direction = unit(np.asarray(a[start:stop], dtype=np.float64).mean(axis=0))
             if angle_deg(direction, bout.gravity_S) <= UPRIGHT_DEG:
                 found.append((start, stop, direction))
             break
@@ -240,8 +250,7 @@ def align_recording(
     Later segments start at the first walking bout after the clip moved. Raises
     :class:`NoAlignmentError` when the recording has no usable walking.
     """
-    a = np.asarray(acc, dtype=np.float64)
-    g = np.asarray(gyr, dtype=np.float64)
+    a, g = _as_float(acc), _as_float(gyr)
     bouts = analyse_bouts(a, g, rate_hz)
     if not bouts:
         raise NoAlignmentError(
@@ -288,6 +297,13 @@ def _mean_forward(group: list[WalkingBout]) -> FloatArray:
     for b in group:
         total += b.forward.seconds * b.forward.confidence * b.forward.forward_S
     return unit(total)
+
+
+def _as_float(x: npt.ArrayLike) -> npt.NDArray[np.floating]:
+    """float32 or float64 as given (a long recording is kept in float32; the slices used here
+    are made float64 where they are used), anything else as float64."""
+    arr = np.asarray(x)
+    return arr if arr.dtype.kind == "f" else arr.astype(np.float64)
 
 
 def _conj(q: FloatArray) -> FloatArray:

@@ -6,6 +6,8 @@ All of them work on whole arrays (a buffered phase of the procedure, or a walkin
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +23,10 @@ def moving_std(x: npt.ArrayLike, window: int) -> FloatArray:
 
     For (N, 3) input the per-axis variances are summed: the spread of the vector.
     """
-    arr = np.asarray(x, dtype=np.float64)
+    arr = np.asarray(x)
+    if arr.dtype.kind != "f":
+        arr = arr.astype(np.float64)
+    # float32 input (long recordings, kept compact) becomes float64 a block at a time below
     if arr.ndim == 1:
         arr = arr[:, None]
     n, dims = arr.shape
@@ -63,6 +68,17 @@ def moving_std(x: npt.ArrayLike, window: int) -> FloatArray:
     return out
 
 
+def row_norms(x: npt.ArrayLike) -> FloatArray:
+    """|x| of each row of an (N, 3) array, in float64 whatever the input's precision, a block at
+    a time (no float64 copy of a whole long recording)."""
+    arr = np.asarray(x)
+    out = np.empty(len(arr))
+    for start in range(0, len(arr), 1 << 16):
+        block = np.asarray(arr[start : start + (1 << 16)], dtype=np.float64)
+        out[start : start + len(block)] = np.linalg.norm(block, axis=1)
+    return out
+
+
 def still_mask(
     acc: npt.ArrayLike,
     gyr: npt.ArrayLike | None,
@@ -78,10 +94,49 @@ def still_mask(
     about 0.5° at well under 1 Hz: far below these thresholds; a step is far above them.
     """
     window = max(round(window_s * rate_hz), 3)
-    still = moving_std(acc, window) < acc_std
-    if gyr is not None:
-        still &= moving_std(gyr, window) < gyr_std
+    a = np.asarray(acc)
+    g = None if gyr is None else np.asarray(gyr)
+    still = np.empty(len(a), dtype=bool)
+    for out, lo, hi in _blocks_with_context(len(a), window):
+        part = moving_std(a[lo:hi], window) < acc_std
+        if g is not None:
+            part &= moving_std(g[lo:hi], window) < gyr_std
+        still[out] = part[out.start - lo : out.stop - lo]
     return still
+
+
+def moving_std_above(
+    x: npt.ArrayLike,
+    window: int,
+    limit: float,
+    of: Callable[[npt.NDArray[Any]], FloatArray] | None = None,
+) -> npt.NDArray[np.bool_]:
+    """``moving_std(of(x), window) > limit`` (``of``: e.g. :func:`row_norms`), worked out a
+    block at a time."""
+    arr = np.asarray(x)
+    above = np.empty(len(arr), dtype=bool)
+    for out, lo, hi in _blocks_with_context(len(arr), window):
+        part = arr[lo:hi] if of is None else of(arr[lo:hi])
+        above[out] = (moving_std(part, window) > limit)[out.start - lo : out.stop - lo]
+    return above
+
+
+# Samples a block of the windowed helpers above: a long recording never gets float64 arrays of
+# its whole length, only of a block (each block with half a window of context either side, so
+# every sample sees the same window it would in one pass).
+WINDOW_BLOCK = 1 << 20
+
+
+def _blocks_with_context(n: int, window: int) -> list[tuple[slice, int, int]]:
+    half = max(window // 2, 1)
+    return [
+        (
+            slice(start, min(start + WINDOW_BLOCK, n)),
+            max(start - half, 0),
+            min(start + WINDOW_BLOCK + half, n),
+        )
+        for start in range(0, n, WINDOW_BLOCK)
+    ]
 
 
 def runs(mask: npt.ArrayLike) -> list[tuple[int, int]]:
@@ -89,10 +144,15 @@ def runs(mask: npt.ArrayLike) -> list[tuple[int, int]]:
     m = np.asarray(mask, dtype=bool)
     if m.size == 0:
         return []
-    edges = np.diff(np.concatenate([[0], m.astype(np.int8), [0]]))
-    starts = np.flatnonzero(edges == 1)
-    stops = np.flatnonzero(edges == -1)
-    return list(zip(starts.tolist(), stops.tolist(), strict=True))
+    # where the mask changes, found on booleans (no integer copy of a long recording's mask)
+    edges = np.flatnonzero(m[1:] != m[:-1]) + 1
+    starts = edges[m[edges]].tolist()
+    stops = edges[~m[edges]].tolist()
+    if m[0]:
+        starts.insert(0, 0)
+    if m[-1]:
+        stops.append(len(m))
+    return list(zip(starts, stops, strict=True))
 
 
 def _spectrum(x: FloatArray, rate_hz: float) -> tuple[npt.NDArray[np.complex128], FloatArray]:
@@ -180,6 +240,8 @@ __all__ = [
     "G",
     "band_pass",
     "moving_std",
+    "moving_std_above",
+    "row_norms",
     "runs",
     "step_frequency",
     "still_mask",

@@ -42,6 +42,7 @@ class Activity(IntEnum):
     WALKING = 2
     LYING = 3
     TRANSITION = 4
+    NOT_WORN = 5  # the sensor is off the body, lying still (on a desk, in a bag)
 
 
 class TiltZone(IntEnum):
@@ -276,15 +277,16 @@ class MotionState:
 
 # --- compiling segments into smooth signals --------------------------------------------------
 
-_UPRIGHT, _SEATED, _LYING = 0, 1, 2
+_UPRIGHT, _SEATED, _LYING, _OFF = 0, 1, 2, 3
 # sensor-point height and fore-aft offset per body class (relative to standing), m
-_HEIGHT = {_UPRIGHT: 0.0, _SEATED: -0.42, _LYING: -0.55}
-_FORE_AFT = {_UPRIGHT: 0.0, _SEATED: -0.15, _LYING: -0.30}
+_HEIGHT = {_UPRIGHT: 0.0, _SEATED: -0.42, _LYING: -0.55, _OFF: -0.25}  # _OFF: a desk top
+_FORE_AFT = {_UPRIGHT: 0.0, _SEATED: -0.15, _LYING: -0.30, _OFF: 0.40}
 _SWAY_GAIN = {
     Activity.STANDING: 1.0,
     Activity.SITTING: 0.7,
     Activity.WALKING: 0.4,
     Activity.LYING: 0.25,
+    Activity.NOT_WORN: 0.0,  # a sensor at rest on a desk does not sway
 }
 # slow postural sway RMS per axis (sagittal, frontal, heading), degrees
 _SWAY_RMS_DEG = (0.35, 0.3, 0.5)
@@ -296,6 +298,8 @@ def _body_class(activity: Activity) -> int:
         return _SEATED
     if activity is Activity.LYING:
         return _LYING
+    if activity is Activity.NOT_WORN:
+        return _OFF
     return _UPRIGHT
 
 
@@ -386,7 +390,11 @@ class _Compiler:
         from_cls = self.cls
         cur = {k: self.base[k] + self.fid[k] for k in ("sag", "fro")}
         tgt = {"sag": nxt.sagittal_deg, "fro": nxt.frontal_deg}
-        if from_cls != _LYING and to_cls != _LYING and from_cls != to_cls:
+        if (
+            _LYING not in (from_cls, to_cls)
+            and _OFF not in (from_cls, to_cls)
+            and from_cls != to_cls
+        ):
             # sit-down / stand-up: the trunk pitches forward over the feet, so the pelvis
             # tilts anterior to a peak before settling into the new posture
             stand_up = to_cls == _UPRIGHT
@@ -410,7 +418,8 @@ class _Compiler:
             self.pos["dz"] = _HEIGHT[to_cls]
             self.cls = to_cls
         else:
-            # lying down, getting up, or anything else: one smooth move of everything
+            # lying down, getting up, putting the sensor down or picking it up, or anything
+            # else: one smooth move of everything
             for k in ("sag", "fro"):
                 self.ramp(k, t, dur, tgt[k] - cur[k])
             if to_cls != from_cls:

@@ -47,6 +47,8 @@ def _class(activity: Activity) -> int:
         return 1
     if activity is Activity.LYING:
         return 2
+    if activity is Activity.NOT_WORN:
+        return 3
     return 0
 
 
@@ -206,6 +208,28 @@ class _Builder:
                 frontal_deg=fro,
                 ramp_s=float(rng.uniform(2.5, 4.0)),
             )
+        )
+
+    def off(self, dur: float, place: str = "desk") -> float:
+        """The sensor taken off and left lying still: flat on a desk (on its back, as a clip
+        lies), or in a bag in any orientation, possibly one a sitting wearer's pelvis has."""
+        rng = self.rng
+        if place == "desk":
+            sag, fro = -float(rng.uniform(86.0, 90.0)), float(rng.normal(0.0, 1.5))
+        else:
+            sag, fro = self.upright + float(rng.normal(0.0, 2.0)), float(rng.normal(0.0, 3.0))
+        return self.add(
+            Segment(
+                Activity.NOT_WORN,
+                dur,
+                zone=TiltZone.NONE,
+                sagittal_deg=sag,
+                frontal_deg=fro,
+                ramp_s=1.0,
+                turns=False,
+                fidget=0.0,
+            ),
+            transition_s=float(rng.uniform(1.5, 3.0)),
         )
 
 
@@ -437,6 +461,35 @@ def _desk_short_into(b: _Builder) -> _Builder:
     return b
 
 
+def _desk(rng: np.random.Generator) -> list[Segment]:
+    b = _Builder(rng)
+    b.stand(5.0, still=True)
+    b.walk(20.0, turns=False)
+    b.sit(1200.0)
+    # unclipped while seated and left in a bag on the chair: as upright as a sitting pelvis,
+    # so only its stillness tells it from more sitting
+    b.off(3600.0, "bag")
+    b.stand(15.0)  # clipped on again, standing
+    b.walk(60.0)
+    b.sit(600.0)
+    b.off(2700.0, "desk")  # left lying flat on the desk
+    b.stand(15.0)
+    b.walk(60.0)
+    b.stand(30.0)
+    return b.segs
+
+
+def _still_sitting(rng: np.random.Generator) -> list[Segment]:
+    b = _Builder(rng)
+    b.stand(5.0, still=True)
+    b.walk(20.0, turns=False)
+    b.sit(3600.0)
+    b.segs[-1] = replace(b.segs[-1], fidget=0.0)  # an hour without a shift: only sway
+    b.stand(20.0)
+    b.walk(30.0)
+    return b.segs
+
+
 def _slow_walk(rng: np.random.Generator) -> list[Segment]:
     b = _Builder(rng)
     b.stand(5.0, still=True)
@@ -514,6 +567,16 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             "bend_pick_up", "bending forward from standing to pick things up", _bend_pick_up
         ),
         ScenarioSpec("collapse_sit", "dropping fast into a chair (under a second)", _collapse_sit),
+        ScenarioSpec(
+            "desk",
+            "the sensor left in a bag on the chair for an hour, later 45 min on the desk",
+            _desk,
+        ),
+        ScenarioSpec(
+            "still_sitting",
+            "an hour of sitting without a single shift (still worn)",
+            _still_sitting,
+        ),
     )
 }
 

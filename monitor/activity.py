@@ -16,6 +16,7 @@ class Posture(enum.StrEnum):
     WALKING = "walking"
     LYING = "lying"
     UNKNOWN = "unknown"
+    NON_WEAR = "non_wear"  # the sensor lay still, off the body (monitor.nonwear)
 
     @property
     def upright(self) -> bool:

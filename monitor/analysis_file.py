@@ -11,10 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from monitor.activity import Posture
 from monitor.analysis import Analysis, analyse
 from monitor.config import load_config
 from monitor.csv_import import CsvColumns, Gap, read_imu_csv
 from monitor.errors import MonitorError
+from monitor.fusion.blocks import BLOCK_S
 from monitor.gaps import long_gap_breaks
 from monitor.nudge import NudgePolicy, NudgeShown, system_local_time
 from monitor.private_files import private_output
@@ -32,6 +34,7 @@ OUTPUT_COLUMNS = (
     "no_data_s",  # on the row marking a gap in the input: how long it lasted
 )
 NO_DATA = "no_data"
+NON_WEAR = Posture.NON_WEAR.value  # posture and zone of a second the sensor was not worn
 MARKED_GAP_S = 1.0  # gaps of a frame or more get a row of their own
 EPOCH_LIKE = 1e9  # a time column this large is already Unix time (after September 2001)
 
@@ -55,8 +58,11 @@ class FileAnalysis:
     notes: tuple[str, ...]  # what the reader and the analysis noticed, for the user
 
 
-def analyse_csv(path: Path, options: ReadOptions) -> FileAnalysis:
-    """Read one CSV recording and analyse it as ``tiltmon analyze`` does."""
+def analyse_csv(
+    path: Path, options: ReadOptions, *, block_s: float | None = BLOCK_S
+) -> FileAnalysis:
+    """Read one CSV recording and analyse it as ``tiltmon analyze`` does (``block_s``: see
+    :func:`monitor.analysis.analyse`)."""
     columns = CsvColumns.parse(options.columns) if options.columns else CsvColumns()
     recording = read_imu_csv(
         path,
@@ -69,13 +75,17 @@ def analyse_csv(path: Path, options: ReadOptions) -> FileAnalysis:
     nudge_config = load_config().nudge
     if not quiet_hours_apply:
         nudge_config = dataclasses.replace(nudge_config, quiet_hours=())
+    t = recording.t
+    if offset:
+        t += offset  # in place: no second copy of a long recording's times
     analysis = analyse(
-        recording.t + offset,
+        t,
         recording.acc,
         recording.gyr,
         recording.rate_hz,
         nudges=NudgePolicy(nudge_config, local_time=system_local_time),
         breaks=long_gap_breaks(recording.run_starts, [g.duration_s for g in recording.gaps]),
+        block_s=block_s,
     )
     notes = (*recording.notes(), *analysis.notes)
     if not quiet_hours_apply:
@@ -100,7 +110,8 @@ def _time_offset(first_t: float, start: str | None) -> tuple[float, bool]:
 def write_analysis(
     path: Path, analysis: Analysis, offset: float, *, gaps: tuple[Gap, ...] = ()
 ) -> int:
-    """A row a second; a gap of a second or more in the input is one ``no_data`` row."""
+    """A row a second; a gap of a second or more in the input is one ``no_data`` row; a second
+    the sensor was not worn is a ``non_wear`` row (no tilt, no bout)."""
     nudges = {e.t: e for e in analysis.nudges if isinstance(e, NudgeShown)}
     marks = [g for g in gaps if g.duration_s >= MARKED_GAP_S]
     with private_output(path) as f:
@@ -112,14 +123,15 @@ def write_analysis(
                 _gap_row(out, marks[m])
                 m += 1
             nudge = nudges.get(snap.t)
+            worn = snap.posture is not Posture.NON_WEAR
             out.writerow(
                 (
                     f"{snap.t - offset:.3f}",
                     snap.posture.value,
-                    snap.zone.value,
+                    snap.zone.value if worn else NON_WEAR,
                     _number(snap.sagittal_deg),
                     _number(snap.frontal_deg),
-                    f"{snap.sitting_bout_s / 60:.2f}",
+                    f"{snap.sitting_bout_s / 60:.2f}" if worn else "",
                     nudge.level.value if nudge else "",
                     nudge.reason if nudge else "",
                     nudge.suggestion.text() if nudge else "",

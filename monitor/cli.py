@@ -182,7 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Columns t (s, ms, µs or ns), ax, ay, az (m/s²) and optionally gx, gy, gz"
         " (rad/s; without them tilt comes from the accelerometer alone). The sensor may sit on"
         " the belt any way round: alignment comes from the data. Gaps in time are not filled"
-        " in: they are reported and marked no_data in the output.",
+        " in: they are reported and marked no_data in the output; a sensor left lying still for"
+        " 30 min or more (a desk, a bag) is marked non_wear. Many recordings show a progress"
+        " bar on a terminal.",
     )
     analyze.add_argument(
         "input",
@@ -216,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", "s", "ms", "us", "ns"),
         default="auto",
         help="unit of the time column (default: recognised from the sample rate)",
+    )
+    analyze.add_argument(
+        "--json",
+        action="store_true",
+        help="the outcome as one JSON line (no progress bar, notes in it)",
     )
     analyze.add_argument("--acc-unit", choices=("m/s2", "g"), default="m/s2")
     analyze.add_argument("--gyr-unit", choices=("rad/s", "deg/s"), default="rad/s")

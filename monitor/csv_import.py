@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -28,6 +28,7 @@ from monitor.errors import MonitorError
 
 STANDARD_GRAVITY = 9.80665
 FloatArray = npt.NDArray[np.float64]
+Float32Array = npt.NDArray[np.float32]  # samples as kept: finer than any IMU resolves
 
 GAP_PERIODS = 5.0  # a step longer than this many sample periods is a gap: split, never bridged
 TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
@@ -36,6 +37,10 @@ _UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns":
 # four time units meet without overlapping and the median step picks exactly one unit.
 PLAUSIBLE_RATE_HZ = (2.0, 2000.0)
 _READ_CHUNK = 1 << 22  # characters per read while counting fields
+CHUNK_ROWS = 1 << 17  # rows parsed at a time: ~5 MB of text, ~7 MB of float64
+_NORM_BIN = 1e-3  # m/s²: the unit check's median |acc| to well within its 3 digits
+_NORM_BINS = 300_000  # up to 300 m/s² (30 g); beyond, in the last bin
+FAST_GYRO_RAD_S = 20.0  # a belt-worn sensor beyond this in 1% of readings: the wrong unit
 
 
 class CsvImportError(MonitorError, ValueError):
@@ -79,8 +84,8 @@ class ImuRecording:
     """Runs of samples on a uniform time grid, in SI units, with the gaps between the runs."""
 
     t: FloatArray  # (N,) s
-    acc: FloatArray  # (N, 3) m/s²
-    gyr: FloatArray | None  # (N, 3) rad/s, None when the file has no gyroscope
+    acc: Float32Array  # (N, 3) m/s²
+    gyr: Float32Array | None  # (N, 3) rad/s, None when the file has no gyroscope
     rate_hz: float
     resampled: bool  # True when the file's timing was irregular and was put on a grid
     run_starts: tuple[int, ...] = (0,)  # index of the first sample of each run (after a gap)
@@ -153,23 +158,104 @@ def read_imu_csv(
             has_gyr = all(n in header for n in columns.gyr)
             wanted = [columns.time, *columns.acc, *(columns.gyr if has_gyr else ())]
             indexes = [header.index(n) for n in wanted]
-            _check_widths(path, f, len(header))
+            rows = _check_widths(path, f, len(header))
             f.seek(0)
-            values = _parse(path, f, indexes, wanted, len(header))
+            store = _SampleStore(path, rows, gyro=has_gyr)
+            _parse(path, f, indexes, wanted, len(header), store, ACC_UNITS[acc_unit])
     except OSError as exc:
         raise CsvImportError(f"{path}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise CsvImportError(f"{path}: not a text CSV file ({exc.reason})") from exc
-    keep, lines = _check_time(path, values[:, 0])
-    duplicates = len(keep) - int(np.count_nonzero(keep))
-    if duplicates:
-        values, lines = values[keep], lines[keep]
-    unit = time_unit if time_unit != "auto" else _time_unit(path, values[:, 0])
-    t = values[:, 0] * TIME_UNITS[unit]
-    acc = values[:, 1:4] * ACC_UNITS[acc_unit]
-    gyr = values[:, 4:7] * GYR_UNITS[gyr_unit] if has_gyr else None
-    _check_units(path, acc, gyr, acc_unit, gyr_unit)
-    return _in_runs(t, acc, gyr, lines, duplicates=duplicates, time_unit=unit)
+    t, acc, gyr = store.arrays()
+    if store.rows_read < 2:
+        raise CsvImportError(f"{path}: fewer than two samples")
+    if len(t) < 2:
+        raise CsvImportError(f"{path}: fewer than two samples with different times")
+    unit = time_unit if time_unit != "auto" else _time_unit(path, t)
+    t *= TIME_UNITS[unit]
+    if gyr is not None:
+        gyr *= GYR_UNITS[gyr_unit]
+    _check_units(path, store, gyr, acc_unit, gyr_unit)
+    return _in_runs(t, acc, gyr, store.line_of, duplicates=store.duplicates, time_unit=unit)
+
+
+class _SampleStore:
+    """The samples kept while the file is read a chunk at a time: time in float64 (Unix time
+    needs its digits), acceleration and rotation rate in float32 (24 bytes a sample, far finer
+    than any IMU's resolution). Repeats of the previous time are dropped as they come, and time
+    going back is refused with its line, across chunk boundaries too."""
+
+    def __init__(self, path: Path, rows: int, *, gyro: bool) -> None:
+        self.path = path
+        capacity = max(rows, 2)
+        self.t = np.empty(capacity)
+        self.acc = np.empty((capacity, 3), dtype=np.float32)
+        self.gyr = np.empty((capacity, 3), dtype=np.float32) if gyro else None
+        self.size = 0
+        self.rows_read = 0  # rows after the header, kept or not
+        self.duplicates = 0
+        # for each dropped row, how many rows were kept before it: lines of kept rows follow
+        self._dropped_after: list[npt.NDArray[np.int64]] = []
+        # |acc| counted in fine bins for the unit check's median (no array of all of them)
+        self.norm_counts = np.zeros(_NORM_BINS, dtype=np.int64)
+
+    def add(self, values: FloatArray, acc_scale: float) -> None:
+        """One chunk: column 0 time, 1-3 acceleration, 4-6 rotation rate (file units)."""
+        t = values[:, 0]
+        previous = self.t[self.size - 1] if self.size else None
+        steps = np.diff(t, prepend=t[0] if previous is None else previous)
+        back = np.flatnonzero(steps < 0)
+        if len(back):
+            row = int(back[0])
+            before = float(t[row - 1]) if row > 0 else float(previous)  # type: ignore[arg-type]
+            raise CsvImportError(
+                f"{self.path}, line {self.rows_read + row + 2}: time {float(t[row])!r} comes"
+                f" before the previous line's {before!r} (time must increase from line to line)"
+            )
+        keep = steps > 0
+        if previous is None:
+            keep[0] = True
+        dropped = np.flatnonzero(~keep)
+        if len(dropped):
+            self.duplicates += len(dropped)
+            kept_before = self.size + np.cumsum(keep)[dropped]
+            self._dropped_after.append(kept_before.astype(np.int64))
+            values = values[keep]
+        self._grow(self.size + len(values))
+        lo, hi = self.size, self.size + len(values)
+        self.t[lo:hi] = values[:, 0]
+        self.acc[lo:hi] = values[:, 1:4] * acc_scale
+        norms = np.linalg.norm(values[:, 1:4] * acc_scale, axis=1)
+        bins = np.minimum((norms / _NORM_BIN).astype(np.int64), _NORM_BINS - 1)
+        self.norm_counts += np.bincount(bins, minlength=_NORM_BINS)
+        if self.gyr is not None:
+            self.gyr[lo:hi] = values[:, 4:7]
+        self.size = hi
+        self.rows_read += len(t)
+
+    def _grow(self, needed: int) -> None:
+        if needed <= len(self.t):
+            return
+        capacity = max(needed, 2 * len(self.t))  # only when the row count was an estimate
+        self.t = np.resize(self.t, capacity)
+        self.acc = np.resize(self.acc, (capacity, 3))
+        if self.gyr is not None:
+            self.gyr = np.resize(self.gyr, (capacity, 3))
+
+    def arrays(self) -> tuple[FloatArray, Float32Array, Float32Array | None]:
+        n = self.size
+        gyr = self.gyr[:n] if self.gyr is not None else None
+        return self.t[:n], self.acc[:n], gyr
+
+    def median_norm(self) -> float:
+        """The median |acc| of the kept samples, m/s², to within half a bin."""
+        middle = int(np.searchsorted(np.cumsum(self.norm_counts), (self.size + 1) // 2))
+        return (middle + 0.5) * _NORM_BIN
+
+    def line_of(self, index: int) -> int:
+        """The file's line (header = 1) of the kept sample ``index``."""
+        dropped = np.concatenate(self._dropped_after) if self._dropped_after else np.zeros(0)
+        return index + 2 + int(np.searchsorted(dropped, index, side="right"))
 
 
 def _rows(path: Path, f: TextIO) -> Iterator[tuple[int, list[str]]]:
@@ -185,12 +271,13 @@ def _rows(path: Path, f: TextIO) -> Iterator[tuple[int, list[str]]]:
         raise CsvImportError(f"{path}, line {reader.line_num + 1}: {exc}") from exc
 
 
-def _check_widths(path: Path, f: TextIO, width: int) -> None:
+def _check_widths(path: Path, f: TextIO, width: int) -> int:
     """Every row must have the header's number of fields: a longer row is a shifted one.
 
     Counting commas and line ends in large reads is cheap and needs no memory; only when the
     counts disagree (a row of the wrong width, or just quoted commas or blank lines) does the
-    csv module go through the file to find the line, if there is one.
+    csv module go through the file to find the line, if there is one. Returns the number of
+    line ends after the header: the rows, or a little more (blank lines, quoted line ends).
     """
     f.seek(0)
     f.readline()
@@ -202,7 +289,7 @@ def _check_widths(path: Path, f: TextIO, width: int) -> None:
         last = chunk[-1]
     rows += last != "\n"
     if commas == rows * (width - 1):
-        return
+        return rows
     f.seek(0)
     f.readline()
     for number, row in _rows(path, f):
@@ -210,40 +297,59 @@ def _check_widths(path: Path, f: TextIO, width: int) -> None:
             raise CsvImportError(
                 f"{path}, line {number}: {len(row)} fields where the header has {width}"
             )
+    return rows
 
 
-def _parse(path: Path, f: TextIO, indexes: list[int], names: list[str], width: int) -> FloatArray:
-    """pandas' C parser over the open file; the slow pass only to explain a failure.
+def _parse(
+    path: Path,
+    f: TextIO,
+    indexes: list[int],
+    names: list[str],
+    width: int,
+    store: _SampleStore,
+    acc_scale: float,
+) -> None:
+    """pandas' C parser over the open file, a chunk at a time into ``store``; the slow pass
+    only to explain a failure.
 
-    pandas, not ``np.loadtxt``: the same numbers in about a fifth of the CPU time.
+    pandas, not ``np.loadtxt``: the same numbers in about a fifth of the CPU time. Chunks, so
+    that memory holds the kept samples and one chunk of text, not the whole file as float64.
     """
     import pandas as pd  # here: the rest of tiltmon starts without it
 
+    in_file = sorted(indexes)  # usecols gives the columns in file order: put them in ours
+    order = [in_file.index(i) for i in indexes]
     try:
-        frame = pd.read_csv(
+        chunks = pd.read_csv(
             f,
             header=None,
             skiprows=1,
             usecols=indexes,
             dtype=np.float64,
             engine="c",
+            chunksize=CHUNK_ROWS,
         )
-        # usecols gives the columns in file order; put them in the order asked for
-        in_file = sorted(indexes)
-        values = frame.to_numpy(dtype=np.float64)[:, [in_file.index(i) for i in indexes]]
+        with chunks:
+            for frame in chunks:
+                values = frame.to_numpy(dtype=np.float64)
+                if values.shape[1] != len(indexes):
+                    raise ValueError("columns missing")
+                if order != sorted(order):
+                    values = values[:, order]
+                bad = ~np.isfinite(values)
+                if bad.any():
+                    row, col = np.argwhere(bad)[0]
+                    raise CsvImportError(
+                        f"{path}, line {store.rows_read + row + 2}, column {names[col]!r}:"
+                        f" {values[row, col]} is not a number (NaN or infinite values cannot"
+                        " be analysed; remove or fill them)"
+                    )
+                store.add(values, acc_scale)
+    except CsvImportError:
+        raise
     except (ValueError, pd.errors.ParserError):
-        values = None
-    if values is None or values.shape[1] != len(indexes):
         f.seek(0)
-        raise _first_bad_line(path, f, indexes, names, width)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise CsvImportError(
-            f"{path}, line {row + 2}, column {names[col]!r}: {values[row, col]} is not a number"
-            " (NaN or infinite values cannot be analysed; remove or fill them)"
-        )
-    return np.asarray(values, dtype=np.float64)
+        raise _first_bad_line(path, f, indexes, names, width) from None
 
 
 def _first_bad_line(
@@ -268,30 +374,9 @@ def _first_bad_line(
     return CsvImportError(f"{path}: could not be parsed as CSV")
 
 
-def _check_time(path: Path, t: FloatArray) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
-    """Rows to keep (exact repeats of the previous time dropped) and each row's line number.
-
-    Time going backwards is refused, naming both times with every digit they have.
-    """
-    if len(t) < 2:
-        raise CsvImportError(f"{path}: fewer than two samples")
-    steps = np.diff(t)
-    back = np.flatnonzero(steps < 0)
-    if len(back):
-        row = int(back[0]) + 1
-        raise CsvImportError(
-            f"{path}, line {row + 2}: time {float(t[row])!r} comes before the previous line's"
-            f" {float(t[row - 1])!r} (time must increase from line to line)"
-        )
-    keep = np.concatenate([[True], steps > 0])
-    if np.count_nonzero(keep) < 2:
-        raise CsvImportError(f"{path}: fewer than two samples with different times")
-    return keep, np.arange(2, len(t) + 2, dtype=np.int64)
-
-
 def _time_unit(path: Path, t: FloatArray) -> str:
     """The unit that puts the median step at a plausible IMU rate, or a plain refusal."""
-    step = float(np.median(np.diff(t)))
+    step = _median_step(t)
     lo, hi = PLAUSIBLE_RATE_HZ
     for unit, scale in TIME_UNITS.items():
         if lo <= 1.0 / (step * scale) < hi:
@@ -303,11 +388,40 @@ def _time_unit(path: Path, t: FloatArray) -> str:
     )
 
 
+def _median_step(t: FloatArray) -> float:
+    """``np.median(np.diff(t))``, exactly, without an array of all the steps.
+
+    A recording's steps take few distinct values (a regular clock, rounded), so they are counted
+    per value a chunk at a time; only if they turn out too varied is the plain way taken.
+    """
+    values = np.zeros(0)
+    counts = np.zeros(0, dtype=np.int64)
+    for start in range(0, len(t) - 1, CHUNK_ROWS):
+        step_values, step_counts = np.unique(
+            np.diff(t[start : start + CHUNK_ROWS + 1]), return_counts=True
+        )
+        values, where = np.unique(np.concatenate([values, step_values]), return_inverse=True)
+        merged = np.zeros(len(values), dtype=np.int64)
+        np.add.at(merged, where, np.concatenate([counts, step_counts]))
+        counts = merged
+        if len(values) > CHUNK_ROWS:  # jittery time stamps: as many values as steps
+            return float(np.median(np.diff(t), overwrite_input=True))
+    n = int(counts.sum())
+    cumulative = np.cumsum(counts)
+    low = values[np.searchsorted(cumulative, (n - 1) // 2 + 1)]
+    high = values[np.searchsorted(cumulative, n // 2 + 1)]
+    return float((low + high) / 2) if n % 2 == 0 else float(low)
+
+
 def _check_units(
-    path: Path, acc: FloatArray, gyr: FloatArray | None, acc_unit: str, gyr_unit: str
+    path: Path,
+    store: _SampleStore,
+    gyr: Float32Array | None,
+    acc_unit: str,
+    gyr_unit: str,
 ) -> None:
     """Gravity must look like gravity: the commonest mistake is g read as m/s² or vice versa."""
-    gravity = float(np.median(np.linalg.norm(acc, axis=1)))
+    gravity = store.median_norm()
     if not 0.6 * STANDARD_GRAVITY <= gravity <= 1.4 * STANDARD_GRAVITY:
         hint = ""
         if 0.6 <= gravity <= 1.4 and acc_unit != "g":
@@ -320,8 +434,15 @@ def _check_units(
         )
     if gyr is not None:
         # A belt-worn sensor rarely turns faster than ~10 rad/s; deg/s read as rad/s is 57× off.
-        fast = float(np.percentile(np.abs(gyr), 99))
-        if fast > 20.0:
+        # Counted a block at a time; the percentile itself only when it can exceed the limit.
+        over = sum(
+            int(np.count_nonzero(np.abs(gyr[i : i + CHUNK_ROWS]) > FAST_GYRO_RAD_S))
+            for i in range(0, len(gyr), CHUNK_ROWS)
+        )
+        if over < 0.005 * gyr.size:
+            return
+        fast = float(np.percentile(np.abs(gyr).astype(np.float64), 99))
+        if fast > FAST_GYRO_RAD_S:
             hint = "; the values look like °/s: use --gyr-unit deg/s" if gyr_unit == "rad/s" else ""
             raise CsvImportError(
                 f"{path}: 1% of gyroscope readings exceed {fast:.3g} rad/s, implausible for a"
@@ -331,49 +452,39 @@ def _check_units(
 
 def _in_runs(
     t: FloatArray,
-    acc: FloatArray,
-    gyr: FloatArray | None,
-    lines: npt.NDArray[np.int64],
+    acc: Float32Array,
+    gyr: Float32Array | None,
+    line_of: Callable[[int], int],
     *,
     duplicates: int,
     time_unit: str,
 ) -> ImuRecording:
-    """Split at the gaps; put each run on the common grid (kept as is when already regular)."""
-    steps = np.diff(t)
-    period = float(np.median(steps))
-    cuts = np.flatnonzero(steps > GAP_PERIODS * period) + 1
+    """Split at the gaps; put each run on the common grid (kept as is when already regular).
+
+    Regular runs stay where the reader put them (no copy); only a file with irregular timing is
+    copied onto its grid.
+    """
+    period = _median_step(t)
+    cuts = np.concatenate(  # a chunk at a time: no array of all the steps
+        [
+            start
+            + 1
+            + np.flatnonzero(np.diff(t[start : start + CHUNK_ROWS + 1]) > GAP_PERIODS * period)
+            for start in range(0, len(t) - 1, CHUNK_ROWS)
+        ]
+    ).astype(np.int64)
     bounds = [0, *cuts.tolist(), len(t)]
-    gaps = tuple(Gap(float(t[i - 1]), float(t[i]), int(lines[i])) for i in cuts)
-    out_t: list[FloatArray] = []
-    out_acc: list[FloatArray] = []
-    out_gyr: list[FloatArray] = []
-    starts: list[int] = []
-    resampled = False
-    size = 0
-    for a, b in pairwise(bounds):
-        starts.append(size)
-        run_t, run_acc = t[a:b], acc[a:b]
-        run_gyr = gyr[a:b] if gyr is not None else None
-        run_steps = steps[a : b - 1]
-        if len(run_steps) and np.max(np.abs(run_steps - period)) > 0.05 * period:
-            # Steps here are at most GAP_PERIODS periods: the grid has at most that many times
-            # the run's samples.
-            grid = np.arange(run_t[0], run_t[-1] + 0.5 * period, period)
-            run_acc = _interpolate(grid, run_t, run_acc)
-            run_gyr = _interpolate(grid, run_t, run_gyr) if run_gyr is not None else None
-            run_t = grid
-            resampled = True
-        size += len(run_t)
-        out_t.append(run_t)
-        out_acc.append(run_acc)
-        if run_gyr is not None:
-            out_gyr.append(run_gyr)
+    gaps = tuple(Gap(float(t[i - 1]), float(t[i]), line_of(int(i))) for i in cuts)
+    starts = [a for a, _ in pairwise(bounds)]
+    irregular = [_irregular(t[a:b], period) for a, b in pairwise(bounds)]
+    if any(irregular):
+        t, acc, gyr, starts = _on_grid(t, acc, gyr, bounds, irregular, period)
     return ImuRecording(
-        np.concatenate(out_t),
-        np.concatenate(out_acc),
-        np.concatenate(out_gyr) if gyr is not None else None,
+        t,
+        acc,
+        gyr,
         1.0 / period,
-        resampled,
+        any(irregular),
         run_starts=tuple(starts),
         gaps=gaps,
         duplicates=duplicates,
@@ -381,5 +492,45 @@ def _in_runs(
     )
 
 
-def _interpolate(grid: FloatArray, t: FloatArray, values: FloatArray) -> FloatArray:
+def _irregular(run_t: FloatArray, period: float) -> bool:
+    """Whether a run's steps stray from the period by more than 5 % (checked a block at a time)."""
+    for i in range(0, len(run_t) - 1, CHUNK_ROWS):
+        steps = np.diff(run_t[i : i + CHUNK_ROWS + 1])
+        if len(steps) and np.max(np.abs(steps - period)) > 0.05 * period:
+            return True
+    return False
+
+
+def _on_grid(
+    t: FloatArray,
+    acc: Float32Array,
+    gyr: Float32Array | None,
+    bounds: list[int],
+    irregular: list[bool],
+    period: float,
+) -> tuple[FloatArray, Float32Array, Float32Array | None, list[int]]:
+    # Steps within a run are at most GAP_PERIODS periods: the grid has at most that many times
+    # the run's samples.
+    grids = [
+        np.arange(t[a], t[b - 1] + 0.5 * period, period) if odd else t[a:b]
+        for (a, b), odd in zip(pairwise(bounds), irregular, strict=True)
+    ]
+    starts = np.cumsum([0] + [len(g) for g in grids[:-1]]).tolist()
+    total = sum(len(g) for g in grids)
+    out_t = np.concatenate(grids)
+    out_acc = np.empty((total, 3), dtype=np.float32)
+    out_gyr = np.empty((total, 3), dtype=np.float32) if gyr is not None else None
+    for (a, b), grid, start, odd in zip(pairwise(bounds), grids, starts, irregular, strict=True):
+        stop = start + len(grid)
+        for source, out in ((acc, out_acc), (gyr, out_gyr)):
+            if source is None or out is None:
+                continue
+            if odd:
+                out[start:stop] = _interpolate(grid, t[a:b], source[a:b])
+            else:
+                out[start:stop] = source[a:b]
+    return out_t, out_acc, out_gyr, starts
+
+
+def _interpolate(grid: FloatArray, t: FloatArray, values: Float32Array) -> FloatArray:
     return np.stack([np.interp(grid, t, values[:, k]) for k in range(3)], axis=1)

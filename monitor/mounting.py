@@ -28,9 +28,11 @@ from calibration import (
 from calibration.auto import MIN_OPENING_STAND_S, OPENING_STAND_WITHIN_S
 from calibration.signals import runs, still_mask
 from monitor.errors import MonitorError
-from monitor.fusion import estimate, quat
+from monitor.fusion import default_estimator, quat
+from monitor.fusion.blocks import estimate_blocks
 
 FloatArray = npt.NDArray[np.float64]
+Samples = npt.NDArray[np.floating]  # float32 for a long recording kept compact, or float64
 MIN_WALKING_S = 4.0  # walking needed to find "up" without the forward axis
 
 
@@ -46,15 +48,15 @@ class MountingFit:
     heading_known: bool  # False: sagittal and frontal are mixed by an unknown angle
     notes: tuple[str, ...]  # what was found, in words for the user
 
-    def per_sample(self, n: int) -> FloatArray:
-        """``q_PS`` for each of ``n`` samples."""
+    def per_sample(self, n: int, start: int = 0) -> FloatArray:
+        """``q_PS`` for each of ``n`` samples from sample ``start`` on."""
         out = np.empty((n, 4))
         for seg in sorted(self.segments, key=lambda s: s.start):
-            out[seg.start :] = seg.q_PS
+            out[max(seg.start - start, 0) :] = seg.q_PS
         return out
 
 
-def fit_recording(acc: FloatArray, gyr: FloatArray | None, rate_hz: float) -> MountingFit:
+def fit_recording(acc: Samples, gyr: Samples | None, rate_hz: float) -> MountingFit:
     """The mounting of a recording from its data alone (analysis, replay of foreign files)."""
     notes: list[str] = []
     if gyr is not None:
@@ -82,13 +84,13 @@ def fit_recording(acc: FloatArray, gyr: FloatArray | None, rate_hz: float) -> Mo
     return MountingFit((MountingSegment(0, q_PS, 0, 0, neutral),), False, tuple(notes))
 
 
-def _opening_still(acc: FloatArray, gyr: FloatArray | None, rate_hz: float) -> FloatArray | None:
+def _opening_still(acc: Samples, gyr: Samples | None, rate_hz: float) -> FloatArray | None:
     """The samples of a still stretch the recording opens with (the calibration stand)."""
     for start, stop in runs(still_mask(acc, gyr, rate_hz)):
         if start > OPENING_STAND_WITHIN_S * rate_hz:
             return None
         if stop - start >= MIN_OPENING_STAND_S * rate_hz:
-            return acc[start:stop]
+            return np.asarray(acc[start:stop], dtype=np.float64)
     return None
 
 
@@ -115,23 +117,28 @@ def upright_only(acc_S: npt.ArrayLike, gyr_S: npt.ArrayLike | None, rate_hz: flo
     walking is found as the alignment finds it (``calibration.find_walking_bouts``), up from the
     orientation estimate averaged over it. Raises :class:`MountingError` if nobody walked.
     """
-    acc = np.asarray(acc_S, dtype=np.float64)
-    gyr = None if gyr_S is None else np.asarray(gyr_S, dtype=np.float64)
+    acc = np.asarray(acc_S)
+    gyr = None if gyr_S is None else np.asarray(gyr_S)
     walking = np.zeros(len(acc), dtype=bool)
     for start, stop in find_walking_bouts(acc, rate_hz, min_s=MIN_WALKING_S):
         walking[start:stop] = True
-    up = quat.earth_up_in_sensor(estimate(acc, gyr, rate_hz, offline=True))
-    ok = walking & np.all(np.isfinite(up), axis=1)
-    if ok.sum() < round(rate_hz * MIN_WALKING_S):
+    # Up while walking only, estimated a block at a time: flat memory on a long recording.
+    walked = []
+    name = default_estimator(offline=True, gyro=gyr is not None)
+    for block, q_ES in estimate_blocks(acc, gyr, rate_hz, name):
+        up = quat.earth_up_in_sensor(q_ES)
+        walked.append(up[walking[block.lo : block.hi] & np.all(np.isfinite(up), axis=1)])
+    up_walking = np.concatenate(walked)
+    if len(up_walking) < round(rate_hz * MIN_WALKING_S):
         raise MountingError(
             "cannot tell which way is up: the recording needs some walking"
             f" (at least {MIN_WALKING_S:.0f} s in one go)"
         )
-    u = up[ok].mean(axis=0)
+    u = up_walking.mean(axis=0)
     for _ in range(3):  # drop stray samples (turns, stumbles) and re-average
         u /= np.linalg.norm(u)
-        near = up[ok] @ u > math.cos(math.radians(20.0))
-        u = up[ok][near].mean(axis=0)
+        near = up_walking @ u > math.cos(math.radians(20.0))
+        u = up_walking[near].mean(axis=0)
     u /= np.linalg.norm(u)
     axis = np.cross(u, [0.0, 0.0, 1.0])
     s = float(np.linalg.norm(axis))

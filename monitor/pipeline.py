@@ -25,8 +25,9 @@ from calibration import (
     device_key,
     load_profile,
 )
-from monitor.activity import ActivitySnapshot, Transition
+from monitor.activity import ActivitySnapshot, Posture, Transition
 from monitor.mounting import first_mounting, provisional
+from monitor.nonwear import NonWearDetector, non_wear_snapshot
 from monitor.nudge import NudgeEvent, NudgePolicy, NudgeState
 from monitor.posture import PelvisSamples, PostureClassifier, PostureConfig
 from monitor.stream import SampleBatch, StreamAssembler, StreamEvent
@@ -116,7 +117,11 @@ class Pipeline:
         self._held_samples = 0
         self._held_item: TransportItem | None = None
         self.assembler = StreamAssembler()
-        self.posture = PostureClassifier(posture or PostureConfig())
+        self._posture_config = posture or PostureConfig()
+        self.posture = PostureClassifier(self._posture_config)
+        # A sensor left lying still is not a wearer sitting: its seconds become non-wear once
+        # the stretch is long enough, and no sitting nudge goes out while it lies still.
+        self.non_wear = NonWearDetector()
         self.nudge_policy = nudges or NudgePolicy()
         self.nudge_state: NudgeState = self.nudge_policy.initial_state()
         self.mounting_source: MountingSource | None = None
@@ -196,6 +201,7 @@ class Pipeline:
             gyr_in = None if run[0].gyr is None else _cat([b.gyr for b in run if b.gyr is not None])
             gyr = gyr_in if gyr_in is not None else np.zeros_like(acc)
             host = _cat([b.host_time for b in run])
+            picked_up = self.non_wear.update(host, acc)
             tilt = tracker.update(acc, gyr_in)
             tilts.append(tilt)
             q_before = tracker.q_PS
@@ -213,8 +219,13 @@ class Pipeline:
                 update = self.posture.update(samples)
                 snapshots += update.snapshots
                 transitions += update.transitions
+            if picked_up:  # worn again after a stretch off the body: posture starts afresh
+                self.posture = PostureClassifier(self._posture_config)
+        snapshots = [self._wear_marked(s) for s in snapshots]
         for snapshot in snapshots:
-            self.nudge_state, new = self.nudge_policy.step(self.nudge_state, snapshot)
+            self.nudge_state, new = self.nudge_policy.step(
+                self.nudge_state, self._for_nudges(snapshot)
+            )
             nudges.extend(new)
         if snapshots:
             self.latest_snapshot = snapshots[-1]
@@ -228,6 +239,19 @@ class Pipeline:
             stream_events=tuple(events),
             mounting=mounting,
         )
+
+    def _wear_marked(self, snap: ActivitySnapshot) -> ActivitySnapshot:
+        """The snapshot, or a non-wear one within a stretch the sensor lay off the body."""
+        off = self.non_wear.off_since
+        return non_wear_snapshot(snap.t) if off is not None and snap.t > off else snap
+
+    def _for_nudges(self, snap: ActivitySnapshot) -> ActivitySnapshot:
+        """What the nudge policy sees: while the sensor lies still (perhaps on a desk, not yet
+        long enough to call it non-wear), sitting is not sitting it can nudge about."""
+        still = self.non_wear.still_since
+        if still is not None and snap.t > still and snap.posture is Posture.SITTING:
+            return replace(snap, posture=Posture.UNKNOWN)
+        return snap
 
     def _run_end(self, batches: list[SampleBatch], i: int) -> int:
         """End of the run from ``batches[i]`` that one mounting covers (exclusive)."""

@@ -162,6 +162,7 @@ class DayReport:
             "median_bout_min": round(statistics.median(lengths) / 60, 1) if lengths else 0.0,
             "bout_list": [[round(a, 3), round(b, 3)] for a, b in self.bouts],
             "nudges_resolved": self.totals.nudges_resolved,
+            **wear_figures(self),
             "gaps": [[round(g.start, 3), round(g.end, 3)] for g in self.gaps],
             "sitting_min_by_hour": {
                 _clock(hour): round(s / 60, 1) for hour, s in sorted(self.sitting_by_hour.items())
@@ -337,6 +338,7 @@ def render_text(report: DayReport, *, width: int = 24) -> str:
     if unknown >= 60:
         lines.append(row("unknown", unknown, covered))
     lines.append("")
+    lines.extend(wear_lines(report, row))
 
     lengths = [end - start for start, end in report.bouts]
     lines.append("Sitting bouts")
@@ -415,6 +417,30 @@ def _what_happened(report: DayReport) -> list[str]:
     for decision in recorded:
         detail = f"  {decision.detail}" if decision.detail else ""
         lines.append(f"    {_clock(decision.t)}  {decision.kind:<9}{detail}")
+    return [*lines, ""]
+
+
+def wear_seconds(report: DayReport) -> tuple[float, float]:
+    """``(worn, not worn)`` seconds of the day: a posture known, or the sensor lying still
+    off the body (``monitor.nonwear``); unknown seconds and gaps are neither."""
+    by_posture = report.totals.seconds_by_posture
+    off = by_posture[Posture.NON_WEAR]
+    worn = sum(s for p, s in by_posture.items() if p not in (Posture.UNKNOWN, Posture.NON_WEAR))
+    return worn, off
+
+
+def wear_figures(report: DayReport) -> dict[str, float]:
+    worn, off = wear_seconds(report)
+    return {"wear_min": round(worn / 60, 1), "non_wear_min": round(off / 60, 1)}
+
+
+def wear_lines(report: DayReport, row: Callable[[str, float, float], str]) -> list[str]:
+    """The report's wear section: how much of the time with data the sensor was worn."""
+    worn, off = wear_seconds(report)
+    total = worn + off
+    lines = ["Wear", row("worn", worn, total)]
+    if off > 0:
+        lines.append(row("not worn", off, total))
     return [*lines, ""]
 
 

@@ -34,6 +34,7 @@ POSTURE_COLOURS = {
     Posture.WALKING: "#5aa469",
     Posture.LYING: "#9b7fc9",
     Posture.UNKNOWN: "#c9c9c9",
+    Posture.NON_WEAR: "#ececec",
 }
 NUDGE_COLOURS = {
     NudgeLevel.GENTLE: "#e3b505",

@@ -34,6 +34,7 @@ SUMMARY_COLUMNS = (
     "recording",
     "date",
     "wear_min",
+    "non_wear_min",
     "sitting_min",
     "standing_min",
     "walking_min",
@@ -184,11 +185,18 @@ def summary_rows(
         totals.end_stream()
         figures = totals.summary()
         zone_min: dict[str, float] = figures["zone_min"]  # type: ignore[assignment]
-        wear = sum(totals.seconds_by_posture[p] for p in Posture if p is not Posture.UNKNOWN)
+        # worn: a posture was known; not worn: the sensor lay still off the body (nonwear)
+        off = totals.seconds_by_posture[Posture.NON_WEAR]
+        wear = sum(
+            s
+            for p, s in totals.seconds_by_posture.items()
+            if p not in (Posture.UNKNOWN, Posture.NON_WEAR)
+        )
         row: dict[str, object] = {
             "recording": name,
             "date": day.isoformat(),
             "wear_min": round(wear / 60, 1),
+            "non_wear_min": round(off / 60, 1),
             **{k: figures[k] for k in ("sitting_min", "standing_min", "walking_min")},
             "lying_min": figures["lying_min"],
             "bouts": figures["bouts"],

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from monitor import csv_import
 from monitor.csv_import import CsvColumns, CsvImportError, read_imu_csv
 
 G = 9.80665
@@ -227,5 +228,50 @@ def test_a_huge_line_is_one_clear_error(tmp_path: Path, line_51: str, message: s
     lines[50] = line_51
     path = tmp_path / "long.csv"
     path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CsvImportError, match=message):
+        read_imu_csv(path)
+
+
+# --- read in chunks (issue 13: flat memory): the same samples, the same lines in messages ------
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(csv_import, "CHUNK_ROWS", 7)  # every boundary case within 200 rows
+
+
+def test_chunked_reading_keeps_every_sample_and_repeat_across_boundaries(
+    tmp_path: Path, small_chunks: None
+) -> None:
+    rows = still_rows()
+    rows[:, 1:] += np.random.default_rng(4).normal(0, 0.01, (len(rows), 6))
+    # repeats right at chunk boundaries (rows 7 and 14 start chunks) and within one
+    rows = np.insert(rows, [7, 14, 30], rows[[6, 13, 29]], axis=0)
+    rows[150:, 0] += 60.0  # a gap, found across chunks, its line counted past the repeats
+    rec = read_imu_csv(write_csv(tmp_path / "c.csv", HEADER, rows))
+    assert rec.duplicates == 3 and len(rec) == 200
+    assert rec.acc.dtype == np.float32
+    kept = np.delete(rows, [7, 15, 32], axis=0)
+    np.testing.assert_allclose(rec.t, kept[:, 0], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(rec.acc, kept[:, 1:4], atol=1e-5)  # file: 6 decimals
+    assert rec.gyr is not None
+    np.testing.assert_allclose(rec.gyr, kept[:, 4:7], atol=1e-5)
+    (gap,) = rec.gaps
+    assert gap.line == 150 + 2  # file row 150 (after 3 repeats): header + 1-based
+
+
+@pytest.mark.parametrize(
+    ("line", "column", "text", "message"),
+    [
+        (15, 3, "nan", "line 15, column 'az': nan is not a number"),
+        (99, 2, "abc", "line 99, column 'ay': 'abc' is not a number"),
+        (9, 0, "0.1", "line 9: time 0.1 comes before the previous line's 0.12"),  # chunk start
+    ],
+)
+def test_chunked_reading_names_the_line_in_a_later_chunk(
+    tmp_path: Path, small_chunks: None, line: int, column: int, text: str, message: str
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(with_field(lines_of(still_rows()), line, column, text)) + "\n")
     with pytest.raises(CsvImportError, match=message):
         read_imu_csv(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -56,7 +57,7 @@ def test_a_folder_gives_a_file_per_recording_and_a_row_per_recording_and_day(
     out = tmp_path / "out"
     result = run_cli("analyze", str(cohort), "--out-dir", str(out))
     assert result.returncode == 0, result.stderr
-    assert "[3/3]" in result.stderr  # progress, one line per recording
+    assert "recordings" not in result.stderr  # no progress bar into a pipe or a log
     for name in ("p01", "p02", "p03"):
         seconds = read_rows(out / f"{name}.seconds.csv")
         assert len(seconds) > 300
@@ -95,6 +96,9 @@ def test_a_bad_recording_fails_alone_in_one_line(cohort: Path, tmp_path: Path) -
     result = run_cli("analyze", str(cohort / "p01.csv"), str(bad), "--out-dir", str(out))
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
+    # the failure is said in one line even without a terminal
+    (said,) = [line for line in result.stderr.splitlines() if "failed" in line]
+    assert said == f"{bad}: failed, line 2: 3 fields where the header has 4"
     rows = {r["recording"]: r for r in read_rows(out / "summary.csv")}
     assert rows["p01"]["status"] == "ok"
     assert rows["broken"]["status"].startswith("failed: ")
@@ -196,3 +200,61 @@ def test_tiltmon_sessions_are_analysed_alongside_csv_files(tmp_path: Path) -> No
         "summary.csv",
     ]
     assert not list(out.glob(".*samples*"))
+
+
+def run_on_terminal(*args: str) -> tuple[int, str, str]:
+    """The command with stderr on a pseudo-terminal (as in a shell): exit code, stdout, what
+    the terminal got."""
+    import os
+    import pty
+
+    main, sub = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=sub,
+        text=True,
+    )
+    os.close(sub)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the command exited and closed its end
+            break
+        if not chunk:
+            break
+        screen += chunk
+    stdout, _ = process.communicate(timeout=300)
+    os.close(main)
+    return process.returncode, stdout, screen.decode()
+
+
+def test_a_study_on_a_terminal_shows_a_progress_bar(cohort: Path, tmp_path: Path) -> None:
+    code, stdout, screen = run_on_terminal("analyze", str(cohort), "--out-dir", str(tmp_path))
+    assert code == 0, screen
+    bars = [part for part in screen.split("\r\x1b[2K") if "recordings" in part]
+    assert [b.split("] ")[1].split(" ")[0] for b in bars] == ["0/3", "1/3", "2/3", "3/3"]
+    assert "about" in bars[1] and "left" in bars[1]
+    assert screen.endswith("\r\x1b[2K")  # the bar is cleared at the end
+    assert stdout.startswith("analysed 3, unchanged 0, failed 0 of 3")
+
+
+def test_json_is_one_line_and_no_progress_even_on_a_terminal(cohort: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "broken.csv"
+    bad.write_text("t,ax,ay,az\n0,1,2\n")
+    code, stdout, screen = run_on_terminal(
+        "analyze", str(cohort / "p01.csv"), str(bad), "--out-dir", str(tmp_path), "--json"
+    )
+    assert code == 1
+    assert "recordings" not in screen
+    outcome = json.loads(stdout)
+    assert outcome["analysed"] == 1 and outcome["unchanged"] == 0
+    assert list(outcome["failed"]) == [str(bad.resolve())]
+    assert outcome["summary"] == str(tmp_path / "summary.csv") and outcome["rows"] == 2
+    single = run_cli(
+        "analyze", str(cohort / "p01.csv"), "--out", str(tmp_path / "one.csv"), "--json"
+    )
+    figures = json.loads(single.stdout)
+    assert figures["rows"] > 300 and figures["non_wear_min"] == 0.0
+    assert any("neutral" in note for note in figures["notes"]) and single.stderr == ""

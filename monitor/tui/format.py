@@ -20,6 +20,7 @@ POSTURE_WORDS = {
     Posture.WALKING: "Walking",
     Posture.LYING: "Lying down",
     Posture.UNKNOWN: "Settling…",
+    Posture.NON_WEAR: "Not worn",
 }
 
 

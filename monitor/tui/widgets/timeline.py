@@ -22,7 +22,14 @@ SAGITTAL_SPAN = 30.0
 FRONTAL_SPAN = 20.0
 # Braille dot bits: [row][column] of a 2-wide, 4-high cell.
 _DOTS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
-_POSTURES = (Posture.SITTING, Posture.STANDING, Posture.WALKING, Posture.LYING, Posture.UNKNOWN)
+_POSTURES = (
+    Posture.SITTING,
+    Posture.STANDING,
+    Posture.WALKING,
+    Posture.LYING,
+    Posture.UNKNOWN,
+    Posture.NON_WEAR,
+)
 _LEGEND_WORDS = ("sitting", "standing", "walking", "lying")
 _LEGEND_SHORT = ("sit", "stand", "walk", "lie")  # a narrow terminal: 80 columns
 
@@ -67,6 +74,7 @@ class Timeline(LivePanel):
     Timeline > .timeline--walking { color: $primary; }
     Timeline > .timeline--lying { color: $accent; }
     Timeline > .timeline--unknown { color: $text-disabled; }
+    Timeline > .timeline--non_wear { color: $text-muted; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -122,7 +130,10 @@ class Timeline(LivePanel):
 
         # Posture band: the posture seen most in each cell.
         counts = np.stack(
-            [np.bincount(slot[codes == i] // 2, minlength=width)[:width] for i in range(5)]
+            [
+                np.bincount(slot[codes == i] // 2, minlength=width)[:width]
+                for i in range(len(_POSTURES))
+            ]
         )
         out.append(" " * GUTTER)
         for cell in range(width):
