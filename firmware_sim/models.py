@@ -14,6 +14,7 @@ from firmware_sim.peripheral import (
     DEFAULT_NAME,
     DeviceIdentity,
     Faults,
+    Security,
     SimulatedDevice,
     SimulatedPeripheral,
 )
@@ -74,8 +75,13 @@ def simulated_device_on_link(
     seed: int = 0,
     faults: Faults = Faults(),
     name: str | None = None,
+    security: Security | None = None,
 ) -> SimulatedDevice:
-    """A complete simulated sensor of ``model`` on a virtual link: scenario, IMU errors, GATT."""
+    """A complete simulated sensor of ``model`` on a virtual link: scenario, IMU errors, GATT.
+
+    ``security`` makes the tiltmon-profile sensor a version-2 one (private link); the vendor
+    models keep what their own protocols do (no pairing).
+    """
     from firmware_sim.radio import new_peripheral_device
     from firmware_sim.simulation import SimulatedSensor
 
@@ -87,6 +93,8 @@ def simulated_device_on_link(
     def source(rate_hz: int, start_s: float) -> SimulatedSensor:
         return SimulatedSensor(scenario, seed=seed, rate_hz=rate_hz, start_s=start_s)
 
+    if security is not None and model != DEFAULT_MODEL:
+        raise ValueError(f"the {model} model has no private link: only {DEFAULT_MODEL} pairs")
     if model == "witmotion":
         from firmware_sim.witmotion import WitMotionDevice
 
@@ -124,4 +132,5 @@ def simulated_device_on_link(
         identity=DeviceIdentity(serial=f"SIM-{seed:04d}"),
         clock_drift_ppm=probe.clock_drift_ppm,
         seed=seed,
+        security=security,
     )

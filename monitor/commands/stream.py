@@ -15,6 +15,7 @@ from typing import TextIO
 from monitor.commands.record import recorder_from_args
 from monitor.live import LiveStream, live_pipeline, stream_for
 from monitor.nudge import NudgeOutcome, NudgeShown
+from monitor.pairing import PairedSensors
 from monitor.pipeline import MountingChange, PipelineStep
 from monitor.recording import RecordingTransport, SessionRecorder
 from monitor.signals import ended_by_signals
@@ -38,7 +39,8 @@ def transport_from_args(args: argparse.Namespace) -> Transport:
             settings=settings,
         )
     target = f"ble:{args.sensor}" if args.sensor else "ble"
-    return open_transport(target, settings=settings, radio=args.radio)
+    # Paired sensors only, over their encrypted link, once any is paired (tiltmon pair).
+    return open_transport(target, settings=settings, radio=args.radio, paired=PairedSensors())
 
 
 class StatusLine:

@@ -15,7 +15,7 @@ from typing import Self
 from bumble.link import LocalLink
 
 from firmware_sim.models import DEFAULT_MODEL, MODELS, simulated_device_on_link
-from firmware_sim.peripheral import Faults, SimulatedDevice
+from firmware_sim.peripheral import Faults, Security, SimulatedDevice
 from firmware_sim.radio import VirtualRadio
 from monitor.transport.ble import BleTransport, ReconnectPolicy, StreamSettings
 from monitor.transport.items import TransportItem
@@ -31,6 +31,7 @@ class SimulatedSensorTransport:
         faults: Faults = Faults(),
         settings: StreamSettings = StreamSettings(),
         policy: ReconnectPolicy = ReconnectPolicy(),
+        security: Security | None = None,
     ) -> None:
         self.scenario = scenario
         self.seed = seed
@@ -40,6 +41,7 @@ class SimulatedSensorTransport:
         self.faults = faults
         self.settings = settings
         self.policy = policy
+        self.security = security  # a version-2 (private link) sensor, paired on first use
         self.peripheral: SimulatedDevice | None = None
         self._radio: VirtualRadio | None = None
         self._ble: BleTransport | None = None
@@ -47,7 +49,12 @@ class SimulatedSensorTransport:
     async def __aenter__(self) -> Self:
         link = LocalLink()
         self.peripheral = simulated_device_on_link(
-            link, self.scenario, model=self.model, seed=self.seed, faults=self.faults
+            link,
+            self.scenario,
+            model=self.model,
+            seed=self.seed,
+            faults=self.faults,
+            security=self.security,
         )
         await self.peripheral.start()
         self._radio = VirtualRadio(link=link)
@@ -59,6 +66,8 @@ class SimulatedSensorTransport:
             policy=self.policy,
             scanner_backend=self._radio.scanner_backend,
             client_backend=self._radio.client_backend,
+            # The simulator was just switched on next to us: its pairing window is open.
+            pair_first_use=True,
         )
         return self
 
