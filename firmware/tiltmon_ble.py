@@ -12,9 +12,10 @@ from adafruit_ble.services import Service
 from adafruit_ble.uuid import VendorUUID
 from tiltmon_fw import profile as p
 
-# Version 1 of the profile: open to any host in range. Version 2 (docs/protocol.md) raises
-# these to an encrypted link; code.py picks the permission when it builds the service.
+# Version 1 of the profile: open to any host in range. Version 2 (docs/protocol.md, the private
+# link) needs an encrypted link from a bonded host; code.py picks one when it builds the service.
 OPEN = Attribute.OPEN
+PRIVATE = Attribute.ENCRYPT_NO_MITM  # Just Works: the clip has no display or keys
 
 
 class _ControlPointCharacteristic(ComplexCharacteristic):
@@ -55,5 +56,14 @@ def tiltmon_service_class(perm: int = OPEN) -> type:
             fixed_length=True,
         )
         control_point = _ControlPointCharacteristic(perm)
+        if perm != OPEN:  # version 2 says so in a characteristic anyone may read
+            security = Characteristic(
+                uuid=VendorUUID(p.SECURITY_UUID),
+                properties=Characteristic.READ,
+                read_perm=Attribute.OPEN,
+                write_perm=Attribute.NO_ACCESS,
+                max_length=4,
+                fixed_length=True,
+            )
 
     return TiltmonService

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,11 +19,14 @@ from bumble import att, data_types
 from bumble.core import UUID, AdvertisingData
 from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
+from bumble.keys import MemoryKeyStore
 from bumble.link import LocalLink
+from bumble.pairing import PairingConfig, PairingDelegate
 from tiltmon_fw import FIRMWARE_VERSION, control
 from tiltmon_fw import profile as p
 from tiltmon_fw.battery import BatteryGauge
 from tiltmon_fw.packets import encode_config
+from tiltmon_fw.pairing import WINDOW_US, PairingWindow, encode_security
 from tiltmon_fw.stream import Streamer, grid_index_at
 
 from firmware_sim.radio import new_peripheral_device
@@ -44,11 +47,39 @@ class SentLog:
     samples: list[tuple[int, int, int]] = field(default_factory=list)  # acc counts, in order
     missed: int = 0
     abandoned_samples: int = 0
+    lost_before: list[int] = field(default_factory=list)  # samples lost before each packet
+
+
+class _WindowDelegate(PairingDelegate):
+    """Just Works, accepted while the firmware's pairing window is open (what code.py would do
+    on a stack that lets it refuse)."""
+
+    def __init__(self, firmware: FirmwareOnBumble) -> None:
+        super().__init__(io_capability=PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT)
+        self.firmware = firmware
+
+    async def accept(self) -> bool:
+        return self.firmware.window.is_open(self.firmware.now_us())
 
 
 class FirmwareOnBumble:
-    def __init__(self, link: LocalLink, scenario: str = "desk_short", *, seed: int = 0) -> None:
+    def __init__(
+        self,
+        link: LocalLink,
+        scenario: str = "desk_short",
+        *,
+        seed: int = 0,
+        private: bool = False,
+        window_us: int = WINDOW_US,
+    ) -> None:
         self.device: Device = new_peripheral_device(link, "tiltmon")
+        self.private = private
+        self.window = PairingWindow(0, window_us)
+        if private:
+            self.device.keystore = MemoryKeyStore()
+            self.device.pairing_config_factory = lambda _c: PairingConfig(
+                sc=True, mitm=False, bonding=True, delegate=_WindowDelegate(self)
+            )
         self.scenario, self.seed = scenario, seed
         self.settings = control.Settings()
         self.control = control.ControlPoint(self.settings)
@@ -68,6 +99,18 @@ class FirmwareOnBumble:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def _guard(self, connection: Connection) -> None:
+        """What ENCRYPT_NO_MITM permissions make the nRF stack answer an unencrypted host."""
+        if self.private and not connection.is_encrypted:
+            raise att.ATT_Error(att.ErrorCode.INSUFFICIENT_AUTHENTICATION)
+
+    def _read_guarded(self, value: Callable[[], bytes]) -> Callable[[Connection], bytes]:
+        def read(connection: Connection) -> bytes:
+            self._guard(connection)
+            return value()
+
+        return read
+
     def _build_gatt(self) -> None:
         props = Characteristic.Properties
 
@@ -78,13 +121,18 @@ class FirmwareOnBumble:
             p.IMU_DATA_UUID,
             props.READ | props.NOTIFY,
             Characteristic.READABLE,
-            CharacteristicValue(read=lambda _c: self._last_packet, write=refuse_write),
+            CharacteristicValue(
+                read=self._read_guarded(lambda: self._last_packet), write=refuse_write
+            ),
         )
         self.config: Characteristic[bytes] = Characteristic(
             p.CONFIG_UUID,
             props.READ | props.NOTIFY,
             Characteristic.READABLE,
-            CharacteristicValue(read=lambda _c: encode_config(self.settings), write=refuse_write),
+            CharacteristicValue(
+                read=self._read_guarded(lambda: encode_config(self.settings)),
+                write=refuse_write,
+            ),
         )
         self.control_point: Characteristic[bytes] = Characteristic(
             p.CONTROL_POINT_UUID,
@@ -105,9 +153,23 @@ class FirmwareOnBumble:
                 FIRMWARE_REVISION, read, Characteristic.READABLE, FIRMWARE_VERSION.encode()
             ),
         ]
+        imu_chars = [self.imu_data, self.config, self.control_point]
+        if self.private:
+            imu_chars.append(
+                Characteristic(
+                    p.SECURITY_UUID,
+                    props.READ,
+                    Characteristic.READABLE,
+                    CharacteristicValue(
+                        read=lambda c: encode_security(
+                            self.window.is_open(self.now_us()), c.is_encrypted
+                        )
+                    ),
+                )
+            )
         self.device.add_services(
             [
-                Service(p.IMU_SERVICE_UUID, [self.imu_data, self.config, self.control_point]),
+                Service(p.IMU_SERVICE_UUID, imu_chars),
                 Service(BATTERY_SERVICE, [battery]),
                 Service(DEVICE_INFO_SERVICE, info),
             ]
@@ -130,6 +192,7 @@ class FirmwareOnBumble:
     async def start(self) -> None:
         await self.device.power_on()
         self._boot = asyncio.get_running_loop().time()
+        self.window = PairingWindow(0, self.window.length_us)  # opens at power-up
         await self.device.start_advertising(auto_restart=True)
 
     async def stop(self) -> None:
@@ -142,6 +205,7 @@ class FirmwareOnBumble:
 
     def _on_connection(self, connection: Connection) -> None:
         self._connection = connection
+        connection.on(Connection.EVENT_PAIRING, lambda _keys: self.window.paired())
 
         def on_disconnection(_reason: int) -> None:
             self._connection = None
@@ -151,6 +215,7 @@ class FirmwareOnBumble:
         connection.on(Connection.EVENT_DISCONNECTION, on_disconnection)
 
     def _on_write(self, connection: Connection, value: bytes) -> None:
+        self._guard(connection)
         answer, action = self.control.handle(bytes(value), connection.att_mtu)
         if action == control.START:
             streamer = Streamer(
@@ -212,6 +277,7 @@ class FirmwareOnBumble:
                 if packet is not None:
                     self._last_packet = packet
                     self.sent.packets.append(packet)
+                    self.sent.lost_before.append(self.sent.missed + self.sent.abandoned_samples)
                     self.sent.samples += batch
                     batch.clear()
                     await self.device.notify_subscriber(connection, self.imu_data, packet)
