@@ -53,6 +53,12 @@ def _add_sensor_options(parser: argparse.ArgumentParser) -> None:
         help="Hz (a sensor that cannot takes its nearest rate, and says so)",
     )
     parser.add_argument("--seed", type=int, default=0, help="simulated sensor's seed")
+    parser.add_argument(
+        "--sim-private-link",
+        action="store_true",
+        help="the simulated sensor speaks profile version 2 and refuses this computer until"
+        " paired (the dashboard offers the pairing step)",
+    )
     _add_model_option(parser)
     _add_fault_options(parser)
 

@@ -79,9 +79,10 @@ def source_from_args(args: argparse.Namespace) -> Source:
             label = args.sensor
     recorder = recorder_from_args(args)
     transport = transport_from_args(args)
+    pair = getattr(transport, "pair", None)  # the sensor transports can pair in-line
     if recorder is not None:
         transport = RecordingTransport(transport, recorder)
-    return Source(transport=transport, label=label, recorder=recorder, remember=remember)
+    return Source(transport=transport, label=label, recorder=recorder, remember=remember, pair=pair)
 
 
 def replay_source(path: Path, speed: float | None) -> Source:

@@ -13,6 +13,7 @@ import sys
 from typing import TextIO
 
 from monitor.commands.record import recorder_from_args
+from monitor.errors import MonitorError
 from monitor.live import LiveStream, live_pipeline, stream_for
 from monitor.nudge import NudgeOutcome, NudgeShown
 from monitor.pairing import PairedSensors
@@ -29,14 +30,22 @@ def transport_from_args(args: argparse.Namespace) -> Transport:
     """The transport the sensor options name: the simulator, or a BLE sensor."""
     settings = StreamSettings(rate_hz=args.rate)
     if args.sim is not None:
+        from firmware_sim.peripheral import Security
         from monitor.commands.sim import faults_from_args
 
+        private = getattr(args, "sim_private_link", False)
+        if private and args.sim_model != "tiltmon":
+            raise MonitorError(
+                f"--sim-private-link: the {args.sim_model} model keeps its own protocol"
+            )
         return open_transport(
             f"sim:{args.sim}",
             seed=args.seed,
             model=args.sim_model,
             faults=faults_from_args(args),
             settings=settings,
+            security=Security() if private else None,
+            pair_first_use=not private,  # a private sensor waits to be paired, like a real one
         )
     target = f"ble:{args.sensor}" if args.sensor else "ble"
     # Paired sensors only, over their encrypted link, once any is paired (tiltmon pair).

@@ -289,6 +289,7 @@ class BleTransport:
         return self._run()
 
     async def _run(self) -> AsyncIterator[TransportItem]:
+        self._closing = False  # iterable again after a stop (the dashboard's pairing step)
         delay = self.policy.first_delay_s
         attempts = 0
         try:
@@ -359,6 +360,17 @@ class BleTransport:
             raise SensorNotFoundError(f"no {what} found in {self.policy.scan_timeout_s:.0f} s")
         self.protocol = self._recognised[device.address]
         return device
+
+    async def pair(self) -> PairedWith:
+        """Pair with the sensor this transport looks for (``tiltmon pair`` in-line, for the
+        dashboard's pairing step), through the same radio."""
+        return await pair_sensor(
+            self.target,
+            seconds=self.policy.scan_timeout_s,
+            paired=self.paired,
+            scanner_backend=self._scanner_backend,
+            client_backend=self._client_backend,
+        )
 
     def _may_connect(self, address: str, protocol: str) -> bool:
         """Once this computer is paired with sensors of a protocol, only those: another device

@@ -17,7 +17,7 @@ from bumble.link import LocalLink
 from firmware_sim.models import DEFAULT_MODEL, MODELS, simulated_device_on_link
 from firmware_sim.peripheral import Faults, Security, SimulatedDevice
 from firmware_sim.radio import VirtualRadio
-from monitor.transport.ble import BleTransport, ReconnectPolicy, StreamSettings
+from monitor.transport.ble import BleTransport, PairedWith, ReconnectPolicy, StreamSettings
 from monitor.transport.items import TransportItem
 
 
@@ -32,6 +32,7 @@ class SimulatedSensorTransport:
         settings: StreamSettings = StreamSettings(),
         policy: ReconnectPolicy = ReconnectPolicy(),
         security: Security | None = None,
+        pair_first_use: bool = True,
     ) -> None:
         self.scenario = scenario
         self.seed = seed
@@ -41,7 +42,10 @@ class SimulatedSensorTransport:
         self.faults = faults
         self.settings = settings
         self.policy = policy
-        self.security = security  # a version-2 (private link) sensor, paired on first use
+        self.security = security  # a version-2 (private link) sensor
+        # The simulator was just switched on: its pairing window is open, so the client may pair
+        # by itself; False makes it refuse like a real clip would until `pair()` is called.
+        self.pair_first_use = pair_first_use
         self.peripheral: SimulatedDevice | None = None
         self._radio: VirtualRadio | None = None
         self._ble: BleTransport | None = None
@@ -66,8 +70,7 @@ class SimulatedSensorTransport:
             policy=self.policy,
             scanner_backend=self._radio.scanner_backend,
             client_backend=self._radio.client_backend,
-            # The simulator was just switched on next to us: its pairing window is open.
-            pair_first_use=True,
+            pair_first_use=self.pair_first_use,
         )
         return self
 
@@ -83,6 +86,12 @@ class SimulatedSensorTransport:
             await self.peripheral.stop()
         if self._radio is not None:
             await self._radio.close()
+
+    async def pair(self) -> PairedWith:
+        """Pair with the simulated sensor through this transport's radio."""
+        if self._ble is None:
+            raise RuntimeError("use `async with` before pairing")
+        return await self._ble.pair()
 
     @property
     def overflowed(self) -> int:

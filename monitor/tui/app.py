@@ -25,7 +25,7 @@ from textual.worker import Worker, WorkerCancelled
 from calibration import CalibrationResult, save_profile
 from monitor.commands.calibrate import CalibrationRun, profile_from
 from monitor.commands.stream import record_mounting, record_step
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, NotPairedError
 from monitor.live import stream_for
 from monitor.nudge import NudgeConfig, NudgeEvent, NudgeOutcome, NudgePolicy, NudgeShown
 from monitor.pipeline import PipelineStep
@@ -35,6 +35,7 @@ from monitor.tui.notify import DesktopNotifier
 from monitor.tui.screens.calibration import CalibrationScreen
 from monitor.tui.screens.help import HelpScreen
 from monitor.tui.screens.nudge import NudgeScreen
+from monitor.tui.screens.pairing import PairingScreen
 from monitor.tui.screens.settings import SettingsScreen
 from monitor.tui.source import Source
 from monitor.tui.state import DashboardState
@@ -177,6 +178,10 @@ class DashboardApp(App[None]):
                     restart = asyncio.create_task(self._restart.wait())
                     await asyncio.wait({run, restart}, return_when=asyncio.FIRST_COMPLETED)
                     if run.done():
+                        if await self._paired_after_refusal(run):
+                            run = None  # paired: stream again, over the encrypted link
+                            self.state = DashboardState(self.source.live_factory())
+                            continue
                         run.result()  # raise its error, if any
                         self.state.ended = True
                         await restart  # a replay stays open: a seek may start it again
@@ -203,6 +208,17 @@ class DashboardApp(App[None]):
                 run.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await run
+
+    async def _paired_after_refusal(self, run: asyncio.Task[Any]) -> bool:
+        """The pairing step: when the sensor refused this computer and the source can pair,
+        ask the wearer to open its pairing window and pair; True once paired."""
+        error = None if run.cancelled() else run.exception()
+        if not isinstance(error, NotPairedError) or self.source.pair is None:
+            return False
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.push_screen(PairingScreen(str(error), self.source.pair, done))
+        await done
+        return True
 
     async def _stream(self) -> None:
         state = self.state

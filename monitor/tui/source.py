@@ -6,7 +6,7 @@ No textual here: the command line builds a :class:`Source` before the UI loads.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
@@ -28,6 +28,8 @@ class Source:
     replay: ReplayTransport | None = None  # set for replays: pause, seek, speed
     can_calibrate: bool = True  # a replay cannot be calibrated against
     remember: Callable[[str, str], None] | None = None  # (name, address) of a real sensor
+    # Pairs with the sensor when it refuses this computer (a private-link sensor, first run).
+    pair: Callable[[], Awaitable[object]] | None = None
     live_factory: Callable[[], LiveStream] = field(default=live_pipeline)
 
 
