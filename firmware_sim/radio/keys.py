@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,15 @@ class PrivateJsonKeyStore(JsonKeyStore):
 def _write_private(path: Path, db: dict[str, Any]) -> None:
     """Write ``db`` as JSON to ``path`` (0600, directory 0700), replacing it atomically."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    temp = path.with_name(path.name + ".tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(db, out, sort_keys=True, indent=2)
-    os.replace(temp, path)
+    # A temporary file of its own (mkstemp: 0600), so that two processes never share one.
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(db, out, sort_keys=True, indent=2)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 def identity_for(path: Path) -> hci.Address:
