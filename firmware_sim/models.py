@@ -16,6 +16,7 @@ from firmware_sim.peripheral import (
     DEFAULT_NAME,
     DeviceIdentity,
     Faults,
+    Security,
     SimulatedDevice,
     SimulatedPeripheral,
 )
@@ -136,16 +137,25 @@ def simulated_device_on_link(
     name: str | None = None,
     address: str | None = None,
     speed: float = 1.0,
+    security: Security | None = None,
 ) -> SimulatedDevice:
     """A complete simulated sensor of ``model`` on a virtual link: scenario, IMU errors, GATT;
     its clock runs ``speed`` times real time (see :attr:`SimulatedDevice.speed`).
 
     Like a real sensor it keeps its address from run to run (:func:`sim_address`), so it is
     remembered and its calibration found again; ``name`` and ``address`` override them (two
-    sensors advertising the same name, say).
+    sensors advertising the same name, say). ``security`` makes the tiltmon-profile sensor a
+    version-2 one (private link); the vendor models keep what their own protocols do (no pairing).
     """
     device = _device_on_link(
-        link, scenario, model=model, seed=seed, faults=faults, name=name, address=address
+        link,
+        scenario,
+        model=model,
+        seed=seed,
+        faults=faults,
+        name=name,
+        address=address,
+        security=security,
     )
     device.speed = speed
     return device
@@ -160,6 +170,7 @@ def _device_on_link(
     faults: Faults,
     name: str | None,
     address: str | None,
+    security: Security | None,
 ) -> SimulatedDevice:
     from firmware_sim.radio import new_peripheral_device
     from firmware_sim.simulation import SimulatedSensor
@@ -173,6 +184,8 @@ def _device_on_link(
     def source(rate_hz: int, start_s: float) -> SimulatedSensor:
         return SimulatedSensor(scenario, seed=seed, rate_hz=rate_hz, start_s=start_s)
 
+    if security is not None and model != DEFAULT_MODEL:
+        raise ValueError(f"the {model} model has no private link: only {DEFAULT_MODEL} pairs")
     advertised = name or spec.advertised_name.format(seed=seed % 1000, seed8=seed % 256)
     device = new_peripheral_device(link, advertised, address=address or sim_address(model, seed))
     if spec.device:
@@ -192,4 +205,5 @@ def _device_on_link(
         identity=DeviceIdentity(serial=f"SIM-{seed:04d}"),
         clock_drift_ppm=probe.clock_drift_ppm,
         seed=seed,
+        security=security,
     )

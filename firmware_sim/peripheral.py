@@ -24,7 +24,9 @@ from bumble import att, data_types, hci
 from bumble.core import UUID, AdvertisingData
 from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
+from bumble.keys import KeyStore, MemoryKeyStore
 from bumble.link import LocalLink
+from bumble.pairing import PairingConfig, PairingDelegate
 
 from firmware_sim import protocol as p
 from firmware_sim.sim_time import SimulationClock
@@ -71,6 +73,38 @@ class Faults:
 
 
 @dataclass(frozen=True, slots=True)
+class Security:
+    """Version 2 of the profile (docs/protocol.md, private link): the IMU service answers only
+    a host it is bonded with, over an encrypted link; pairing only inside the pairing window."""
+
+    pairing_window_s: float = 120.0  # open this long after power-up (and after a button press)
+    max_bonds: int = 2  # hosts remembered; pairing another forgets the longest unused
+    unpaired_grace_s: float = 10.0  # outside the window, a link not encrypted by then is dropped
+
+    def __post_init__(self) -> None:
+        if self.pairing_window_s < 0:
+            raise ValueError("pairing_window_s must not be negative")
+        if not 1 <= self.max_bonds <= 8:
+            raise ValueError("max_bonds must be 1..8")
+        if self.unpaired_grace_s <= 0:
+            raise ValueError("unpaired_grace_s must be positive")
+
+
+class _WindowDelegate(PairingDelegate):
+    """Just Works (the clip has no display or keys), accepted only while the window is open."""
+
+    def __init__(self, peripheral: SimulatedPeripheral) -> None:
+        super().__init__(io_capability=PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT)
+        self._peripheral = peripheral
+
+    async def accept(self) -> bool:
+        open_now = self._peripheral.pairing_window_open
+        if not open_now:
+            self._peripheral.counters.pairings_refused += 1
+        return open_now
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceIdentity:
     manufacturer: str = "tiltmon project"
     model: str = "tiltmon-sim"
@@ -94,6 +128,10 @@ class FirmwareCounters:
     samples_stalled: int = 0
     disconnects_caused: int = 0
     connections: int = 0
+    pairings: int = 0
+    pairings_refused: int = 0
+    access_refused: int = 0  # IMU reads/writes refused for want of an encrypted link
+    unpaired_links_dropped: int = 0
     # The sensor's sample grid from the first sample streamed to the last one built, sent or
     # not: what a client's timeline should span (samples it received plus those it lost).
     first_sample: int | None = None
@@ -391,15 +429,106 @@ class SimulatedPeripheral(SimulatedDevice):
         clock_drift_ppm: float = 0.0,
         seed: int = 0,
         initial: p.SensorConfig | None = None,
+        security: Security | None = None,
     ) -> None:
         super().__init__(
             device, source_factory, faults=faults, clock_drift_ppm=clock_drift_ppm, seed=seed
         )
         self.identity = identity
         self.config = replace(initial or p.SensorConfig(), streaming=False)
+        self.security = security
         self._sequence = 0
         self._last_packet = b""
+        self._window_until = -math.inf  # host loop time the pairing window closes
+        self._bonds: list[str] = []  # peers' addresses, longest unused first
         self._build_gatt()
+        if security is not None:
+            self.device.keystore = MemoryKeyStore()
+            self.device.pairing_config_factory = lambda _connection: PairingConfig(
+                sc=True, mitm=False, bonding=True, delegate=_WindowDelegate(self)
+            )
+            self.device.on(Device.EVENT_CONNECTION, self._watch_security)
+
+    # --- the private link (profile version 2) -----------------------------------------------
+
+    @property
+    def pairing_window_open(self) -> bool:
+        if self.security is None:
+            return True
+        return asyncio.get_running_loop().time() < self._window_until
+
+    def open_pairing_window(self, seconds: float | None = None) -> None:
+        """The wearer pressed the button: accept pairing for a while."""
+        if self.security is None:
+            raise ValueError("an open (version 1) sensor has no pairing window")
+        length = self.security.pairing_window_s if seconds is None else seconds
+        self._window_until = asyncio.get_running_loop().time() + length
+
+    def close_pairing_window(self) -> None:
+        self._window_until = -math.inf
+
+    @property
+    def bonded_hosts(self) -> list[str]:
+        return list(self._bonds)
+
+    async def forget_bonds(self) -> None:
+        """Fault: the sensor lost its bonds (a reset, a firmware update that wiped flash)."""
+        keystore = self.device.keystore
+        for address in self._bonds:
+            if keystore is not None:
+                with contextlib.suppress(KeyError):
+                    await keystore.delete(address)
+        self._bonds.clear()
+
+    def _is_bonded(self, connection: Connection) -> bool:
+        return str(connection.peer_address) in self._bonds
+
+    def _guard(self, connection: Connection | None) -> None:
+        """The IMU service answers an encrypted link only (bumble would say Insufficient
+        Encryption to everyone; the Core spec says Insufficient Authentication to a host
+        without a bond, which is what tells it to pair)."""
+        if self.security is None or connection is None or connection.is_encrypted:
+            return
+        self.counters.access_refused += 1
+        if self._is_bonded(connection):
+            raise att.ATT_Error(att.ErrorCode.INSUFFICIENT_ENCRYPTION)
+        raise att.ATT_Error(att.ErrorCode.INSUFFICIENT_AUTHENTICATION)
+
+    def _watch_security(self, connection: Connection) -> None:
+        connection.on(Connection.EVENT_PAIRING, lambda _keys: self._on_paired(connection))
+        if not self.pairing_window_open:
+            self._fault_tasks.append(
+                asyncio.get_running_loop().create_task(self._drop_if_unpaired(connection))
+            )
+
+    def _on_paired(self, connection: Connection) -> None:
+        assert self.security is not None
+        self.counters.pairings += 1
+        address = str(connection.peer_address)
+        if address in self._bonds:
+            self._bonds.remove(address)
+        self._bonds.append(address)
+        self.close_pairing_window()  # one pairing per press of the button
+        while len(self._bonds) > self.security.max_bonds:
+            evicted = self._bonds.pop(0)
+            keystore = self.device.keystore
+            if keystore is not None:
+                asyncio.get_running_loop().create_task(_forget(keystore, evicted))
+
+    async def _drop_if_unpaired(self, connection: Connection) -> None:
+        """Outside the window, a host that cannot encrypt does not get to hold the sensor (and
+        keep it from advertising to its owner)."""
+        assert self.security is not None
+        await asyncio.sleep(self.security.unpaired_grace_s)
+        if self._connection is connection and not connection.is_encrypted:
+            self.counters.unpaired_links_dropped += 1
+            with contextlib.suppress(Exception):
+                await connection.disconnect(hci.HCI_REMOTE_USER_TERMINATED_CONNECTION_ERROR)
+
+    async def start(self) -> None:
+        await super().start()
+        if self.security is not None:
+            self.open_pairing_window()  # the first minutes after power-up
 
     # --- GATT database ---------------------------------------------------------------------
 
@@ -409,15 +538,13 @@ class SimulatedPeripheral(SimulatedDevice):
             p.IMU_DATA_UUID,
             props.READ | props.NOTIFY,
             Characteristic.READABLE,
-            CharacteristicValue(read=lambda _conn: self._last_packet, write=self._reject_write),
+            CharacteristicValue(read=self._read_last_packet, write=self._reject_write),
         )
         self.config_char: Characteristic[bytes] = Characteristic(
             p.CONFIG_UUID,
             props.READ | props.NOTIFY,
             Characteristic.READABLE,
-            CharacteristicValue(
-                read=lambda _conn: p.encode_config(self.config), write=self._reject_write
-            ),
+            CharacteristicValue(read=self._read_config, write=self._reject_write),
         )
         self.control_point: Characteristic[bytes] = Characteristic(
             p.CONTROL_POINT_UUID,
@@ -440,9 +567,19 @@ class SimulatedPeripheral(SimulatedDevice):
             (p.HARDWARE_REVISION_UUID, self.identity.hardware),
             (p.FIRMWARE_REVISION_UUID, self.identity.firmware),
         ]
+        imu_chars = [self.imu_data, self.config_char, self.control_point]
+        if self.security is not None:
+            imu_chars.append(
+                Characteristic(
+                    p.SECURITY_UUID,
+                    props.READ,
+                    Characteristic.READABLE,
+                    CharacteristicValue(read=self._read_security, write=self._reject_write),
+                )
+            )
         self.device.add_services(
             [
-                Service(p.IMU_SERVICE_UUID, [self.imu_data, self.config_char, self.control_point]),
+                Service(p.IMU_SERVICE_UUID, imu_chars),
                 Service(p.BATTERY_SERVICE_UUID, [self.battery_level]),
                 self._device_info_service(info),
             ]
@@ -454,6 +591,23 @@ class SimulatedPeripheral(SimulatedDevice):
                 # so the name has to ride in the advertisement itself.
                 data_types.CompleteLocalName(self.device.name[:8]),
             ]
+        )
+
+    def _read_last_packet(self, connection: Connection) -> bytes:
+        self._guard(connection)
+        return self._last_packet
+
+    def _read_config(self, connection: Connection) -> bytes:
+        self._guard(connection)
+        return p.encode_config(self.config)
+
+    def _read_security(self, connection: Connection) -> bytes:
+        assert self.security is not None
+        return p.encode_security(
+            window_open=self.pairing_window_open,
+            link_bonded=connection.is_encrypted and self._is_bonded(connection),
+            bonds=len(self._bonds),
+            max_bonds=self.security.max_bonds,
         )
 
     def _on_battery_change(self, connection: Connection, percent: int) -> None:
@@ -469,6 +623,7 @@ class SimulatedPeripheral(SimulatedDevice):
     # --- control point ---------------------------------------------------------------------
 
     def _on_control_write(self, connection: Connection, value: bytes) -> None:
+        self._guard(connection)
         opcode = value[0] if value else 0
         status = self._execute(bytes(value))
         # Answer after the write response, as the control-point contract says.
@@ -560,12 +715,18 @@ class SimulatedPeripheral(SimulatedDevice):
         await self.device.notify_subscriber(connection, self.imu_data, payload)
 
 
+async def _forget(keystore: KeyStore, address: str) -> None:
+    with contextlib.suppress(KeyError):
+        await keystore.delete(address)
+
+
 __all__ = [
     "DEFAULT_NAME",
     "DeviceIdentity",
     "Faults",
     "FirmwareCounters",
     "SampleSource",
+    "Security",
     "SimulatedDevice",
     "SimulatedPeripheral",
     "SourceFactory",
@@ -579,6 +740,7 @@ def simulated_sensor_on_link(
     seed: int = 0,
     faults: Faults = Faults(),
     name: str = DEFAULT_NAME,
+    security: Security | None = None,
 ) -> SimulatedPeripheral:
     """A complete simulated belt clip on a virtual link: motion scenario, IMU errors, GATT."""
     from firmware_sim.radio import new_peripheral_device
@@ -597,4 +759,5 @@ def simulated_sensor_on_link(
         identity=DeviceIdentity(serial=f"SIM-{seed:04d}"),
         clock_drift_ppm=probe.clock_drift_ppm,
         seed=seed,
+        security=security,
     )

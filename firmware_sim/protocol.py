@@ -20,6 +20,8 @@ IMU_SERVICE_UUID = "8a3c0001-6b1e-4f2a-9d5c-2e7b41f0a6d3"
 IMU_DATA_UUID = "8a3c0002-6b1e-4f2a-9d5c-2e7b41f0a6d3"
 CONFIG_UUID = "8a3c0003-6b1e-4f2a-9d5c-2e7b41f0a6d3"
 CONTROL_POINT_UUID = "8a3c0004-6b1e-4f2a-9d5c-2e7b41f0a6d3"
+# Version 2 (private link): readable without encryption, tells a client what the sensor asks.
+SECURITY_UUID = "8a3c0005-6b1e-4f2a-9d5c-2e7b41f0a6d3"
 
 BATTERY_SERVICE_UUID = "0000180f-0000-1000-8000-00805f9b34fb"
 BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
@@ -44,6 +46,13 @@ STATE_IDLE = 0
 STATE_STREAMING = 1
 SENSOR_ACC = 0x01
 SENSOR_GYRO = 0x02
+
+# profile version, flags, bonds held, bonds kept at most
+SECURITY = struct.Struct("<BBBB")
+PROFILE_VERSION_PRIVATE = 2
+SECURITY_ENCRYPTION_REQUIRED = 0x01
+SECURITY_PAIRING_WINDOW_OPEN = 0x02
+SECURITY_LINK_BONDED = 0x04
 
 CONTROL_RESPONSE = struct.Struct("<BBB")
 RESPONSE_CODE = 0x80
@@ -134,3 +143,10 @@ def encode_config(config: SensorConfig) -> bytes:
 
 def encode_control_response(opcode: int, status: Status) -> bytes:
     return CONTROL_RESPONSE.pack(RESPONSE_CODE, opcode & 0xFF, status)
+
+
+def encode_security(*, window_open: bool, link_bonded: bool, bonds: int, max_bonds: int) -> bytes:
+    flags = SECURITY_ENCRYPTION_REQUIRED
+    flags |= SECURITY_PAIRING_WINDOW_OPEN if window_open else 0
+    flags |= SECURITY_LINK_BONDED if link_bonded else 0
+    return SECURITY.pack(PROFILE_VERSION_PRIVATE, flags, bonds, max_bonds)

@@ -61,6 +61,12 @@ def _add_sensor_options(parser: argparse.ArgumentParser) -> None:
         help="the simulated wearer's time runs N times real time (60: an hour a minute); above"
         " 10 the simulated sensor streams at most 25 Hz of its time",
     )
+    parser.add_argument(
+        "--sim-private-link",
+        action="store_true",
+        help="the simulated sensor speaks profile version 2 and refuses this computer until"
+        " paired (the dashboard offers the pairing step)",
+    )
     _add_model_option(parser)
     _add_fault_options(parser)
 
@@ -131,6 +137,28 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--radio", metavar="SPEC", help="scan through a virtual radio")
     scan.add_argument("--json", action="store_true")
 
+    pair = commands.add_parser(
+        "pair",
+        help="pair with a tiltmon sensor (open its pairing window first)",
+        description="Pair once with a sensor that speaks profile version 2 (docs/protocol.md):"
+        " its data and controls then go over an encrypted link to this computer only, and"
+        " tiltmon connects to the sensors it is paired with and no others.",
+    )
+    where = pair.add_mutually_exclusive_group()
+    where.add_argument(
+        "--sim",
+        nargs="?",
+        const="desk_short",
+        metavar="SCENARIO",
+        help="pair with a simulated private-link sensor (in this process)",
+    )
+    where.add_argument("--sensor", metavar="NAME_OR_ADDRESS", help="a particular sensor")
+    where.add_argument("--list", action="store_true", help="list the paired sensors")
+    where.add_argument("--forget", metavar="ADDRESS", help="forget a paired sensor")
+    pair.add_argument("--radio", metavar="SPEC", help="pair through a virtual radio")
+    pair.add_argument("--seconds", type=_positive_float, default=5.0, help="scan this long")
+    pair.add_argument("--seed", type=int, default=0, help="simulated sensor's seed")
+
     sim = commands.add_parser("sim", help="run a simulated sensor as its own process")
     sim.add_argument("scenario", nargs="?", default="desk_short")
     sim.add_argument(
@@ -138,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--port", type=int, default=0, help="loopback TCP port (default: any free)")
     sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument(
+        "--private-link",
+        action="store_true",
+        help="profile version 2: data only for a bonded host over an encrypted link;"
+        " pairing window open for the first two minutes (tiltmon pair --radio SPEC)",
+    )
     _add_model_option(sim)
     _add_fault_options(sim)
 
@@ -432,6 +466,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from monitor.commands.stream import run_scan
 
         return asyncio.run(run_scan(args))
+    if args.command == "pair":
+        from monitor.commands.pair import run_pair
+
+        return asyncio.run(run_pair(args))
     if args.command == "sim":
         from monitor.commands.sim import run_sim
 

@@ -23,6 +23,11 @@ class BluetoothUnavailableError(SensorError):
     """This computer has no usable Bluetooth (no adapter, or its service is not running)."""
 
 
+class NotPairedError(SensorError):
+    """The sensor keeps its data for the computer it is paired with, and this is not it (or
+    the bond was lost on one side): retrying will not help, pairing again will."""
+
+
 class ConnectionLostError(SensorError):
     """The link went down and could not be brought back."""
 

@@ -20,13 +20,14 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from calibration import CalibrationProfile, CalibrationResult, save_profile
 from monitor.config import config_dir
+from monitor.errors import ConfigError
 from monitor.live import (
     EventListener,
     LiveStream,
@@ -87,6 +88,8 @@ class SensorChoice:
     no_record: bool = False
     use_last_sensor: bool = False  # no --sensor: the one used last time (and remember this one)
     remembered: str | None = None  # the address preferred (not required) when several are in range
+    # The simulated sensor speaks profile version 2 (private link) and waits to be paired.
+    sim_private_link: bool = False
 
     @property
     def moniker(self) -> str:
@@ -123,10 +126,26 @@ class SensorChoice:
             }
             if self.faults is not None:
                 options["faults"] = self.faults
+            if self.sim_private_link:
+                from firmware_sim.peripheral import Security
+
+                if self.sim_model != "tiltmon":
+                    raise ConfigError(
+                        f"--sim-private-link: the {self.sim_model} model keeps its own protocol"
+                    )
+                options["security"] = Security()
+                options["pair_first_use"] = False  # it waits to be paired, like a real clip
             return open_transport(f"sim:{self.sim}", settings=settings, **options)
+        from monitor.pairing import PairedSensors
+
         target = f"ble:{self.sensor}" if self.sensor else "ble"
+        # Paired sensors only, over their encrypted link, once any is paired (tiltmon pair).
         return open_transport(
-            target, settings=settings, radio=self.radio, remembered=self.remembered
+            target,
+            settings=settings,
+            radio=self.radio,
+            remembered=self.remembered,
+            paired=PairedSensors(),
         )
 
     def recorder(self) -> SessionRecorder | None:
@@ -155,6 +174,8 @@ class Session:
     # Today's earlier recordings: their figures join the day's totals (a restart loses nothing).
     today_from: list[Path] = field(default_factory=list)
     live_factory: Callable[[], LiveStream] = field(default=live_pipeline)
+    # Pairs with the sensor when it refuses this computer (a private-link sensor, first run).
+    pair: Callable[[], Awaitable[object]] | None = None
 
     def listeners(self, *more: StepListener) -> list[StepListener]:
         """The session's own listeners (recording the pipeline's decisions, remembering the
@@ -204,6 +225,7 @@ def open_session(choice: SensorChoice, *, rebuild_today: bool = False) -> Sessio
     choice, label = choice.resolved()
     recorder = choice.recorder()
     transport = choice.transport()
+    pair = getattr(transport, "pair", None)  # the sensor transports can pair in-line
     if recorder is not None:
         transport = RecordingTransport(transport, recorder)
     earlier = (
@@ -215,6 +237,7 @@ def open_session(choice: SensorChoice, *, rebuild_today: bool = False) -> Sessio
         recorder=recorder,
         remember_sensor=choice.use_last_sensor and choice.sim is None,
         today_from=earlier,
+        pair=pair,
     )
 
 

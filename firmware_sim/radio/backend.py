@@ -50,6 +50,13 @@ _T = TypeVar("_T")
 ATT_DEFAULT_MTU = 23
 #: How long disconnect() waits for the controller before giving up on the peer.
 DISCONNECT_TIMEOUT = 2.0
+#: ATT errors that ask for a secured link.
+_SECURITY_ERRORS = frozenset(
+    {
+        int(att.ErrorCode.INSUFFICIENT_AUTHENTICATION),
+        int(att.ErrorCode.INSUFFICIENT_ENCRYPTION),
+    }
+)
 #: How many characteristic-property bits GATT declares (extended ones live in a descriptor).
 _DECLARED_PROPERTY_BITS = 0xFF
 
@@ -226,7 +233,7 @@ class BumbleClient(BaseBleakClient):
                 await self._gatt(peer.request_mtu(mtu))
             self.services = await self._gatt(self._discover(peer))
             if pair:
-                await self._gatt(connection.pair())
+                await self.pair()
         except BaseException:
             if connection is not None:  # half-open: take the link down again
                 with contextlib.suppress(Exception):
@@ -298,8 +305,54 @@ class BumbleClient(BaseBleakClient):
         return radio.device
 
     async def pair(self, *args: Any, **kwargs: Any) -> None:
+        """Secure the link: with the stored keys if the peer is bonded, else by pairing (LE
+        Secure Connections, Just Works) and storing the bond, as BlueZ does.
+
+        A peer that refuses (pairing failed, or a bond it no longer has) raises
+        :class:`~bleak.exc.BleakError` naming the reason.
+        """
         connection = self._require_connection()
-        await self._gatt(connection.pair())
+        if connection.is_encrypted:
+            return
+        if await self._stored_keys(connection) is not None:
+            try:
+                await self._gatt(connection.encrypt())
+            except BleakError as error:
+                raise BleakError(
+                    f"{self.address}: the sensor did not accept our bond ({error}); "
+                    "it may have been reset or paired with another host"
+                ) from error
+            return
+        try:
+            await self._gatt(connection.pair())
+        except BleakError as error:
+            raise BleakError(f"{self.address}: pairing refused ({error})") from error
+
+    async def _stored_keys(self, connection: Connection) -> Any:
+        keystore = self.radio.device.keystore if self.radio.is_open else None
+        if keystore is None:
+            return None
+        return await keystore.get(str(connection.peer_address))
+
+    async def _secured(self, operation: Callable[[], Awaitable[_T]]) -> _T:
+        """Run a GATT operation; if the peer wants an encrypted link and we hold its keys,
+        encrypt and try once more (BlueZ raises the security level the same way)."""
+        try:
+            return await self._gatt(operation())
+        except BleakGATTProtocolError as error:
+            connection = self._connection
+            if (
+                error.code not in _SECURITY_ERRORS
+                or connection is None
+                or connection.is_encrypted
+                or await self._stored_keys(connection) is None
+            ):
+                raise
+            try:
+                await self.pair()
+            except BleakError:
+                raise error from None  # as BlueZ does: the caller sees the ATT error
+            return await self._gatt(operation())
 
     async def unpair(self) -> None:
         """Forget the peer's keys (if any) and disconnect, as bleak's backends do."""
@@ -399,7 +452,7 @@ class BumbleClient(BaseBleakClient):
         peer = self._require_peer()
         if use_cached and (cached := peer.gatt_client.cached_values.get(characteristic.handle)):
             return bytearray(cached[1])
-        return bytearray(await self._gatt(peer.read_value(characteristic.obj)))
+        return bytearray(await self._secured(lambda: peer.read_value(characteristic.obj)))
 
     async def read_gatt_descriptor(
         self,
@@ -417,7 +470,10 @@ class BumbleClient(BaseBleakClient):
         self, characteristic: BleakGATTCharacteristic, data: SizedBuffer, response: bool
     ) -> None:
         peer = self._require_peer()
-        await self._gatt(peer.write_value(characteristic.obj, bytes(data), with_response=response))
+        value = bytes(data)
+        await self._secured(
+            lambda: peer.write_value(characteristic.obj, value, with_response=response)
+        )
 
     async def write_gatt_descriptor(
         self, descriptor: BleakGATTDescriptor, data: SizedBuffer
@@ -453,7 +509,7 @@ class BumbleClient(BaseBleakClient):
 
         self._subscriptions[characteristic.handle] = on_value
         try:
-            await self._gatt(peer.gatt_client.subscribe(proxy, on_value, prefer_notify))
+            await self._secured(lambda: peer.gatt_client.subscribe(proxy, on_value, prefer_notify))
         except BaseException:
             self._subscriptions.pop(characteristic.handle, None)
             raise

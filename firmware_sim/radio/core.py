@@ -23,6 +23,7 @@ import os
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from functools import cached_property
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -30,6 +31,7 @@ from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailabl
 from bumble import hci
 from bumble.core import BaseBumbleError, PhysicalTransport
 from bumble.device import Advertisement, Connection, Device
+from bumble.keys import KeyStore
 from bumble.link import LocalLink
 from bumble.transport import open_transport
 from bumble.transport.common import Transport, TransportLostError
@@ -40,6 +42,7 @@ from firmware_sim.radio._controller import (
     new_device_on_link,
     retire_controller,
 )
+from firmware_sim.radio.keys import PrivateJsonKeyStore, identity_for
 
 if TYPE_CHECKING:
     from firmware_sim.radio.backend import BumbleClient, BumbleScanner
@@ -87,6 +90,7 @@ class VirtualRadio:
         address: hci.Address | str | None = None,
         att_mtu: int = DEFAULT_ATT_MTU,
         open_timeout: float = 5.0,
+        keystore: Path | None = None,
     ) -> None:
         if (link is None) == (transport is None):
             raise ValueError("give exactly one of link= or transport=")
@@ -104,6 +108,14 @@ class VirtualRadio:
         )
         self.att_mtu = att_mtu
         self.open_timeout = open_timeout
+        # Bonds in a file (owner-only) under the radio's lasting identity address; without
+        # one, bonds live as long as the radio (bumble's memory key store).
+        self.keystore_path = keystore
+        self._keystore: KeyStore | None = None
+        if keystore is not None:
+            if address is None:
+                self.address = identity_for(keystore)
+            self._keystore = PrivateJsonKeyStore(str(self.address), keystore)
 
         self._state = _State.NEW
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -188,6 +200,8 @@ class VirtualRadio:
                 async with asyncio.timeout(self.open_timeout):
                     transport = await open_transport(self.transport_spec)
                 device = Device.with_hci(self.name, self.address, transport.source, transport.sink)
+            if self._keystore is not None:
+                device.keystore = self._keystore
             async with asyncio.timeout(self.open_timeout):
                 await device.power_on()
         except (OSError, TimeoutError, BaseBumbleError, ValueError) as error:

@@ -6,9 +6,10 @@ import argparse
 import asyncio
 
 from firmware_sim.models import MODELS, simulated_device_on_link
-from firmware_sim.peripheral import Faults
+from firmware_sim.peripheral import Faults, Security
 from firmware_sim.radio import serve_link
 from firmware_sim.scenarios import scenario_names
+from monitor.errors import MonitorError
 
 
 def faults_from_args(args: argparse.Namespace) -> Faults:
@@ -34,16 +35,30 @@ async def run_sim(args: argparse.Namespace) -> int:
             print(f"  {name}")
         return 0
     faults = faults_from_args(args)
+    if args.private_link and args.sim_model != "tiltmon":
+        raise MonitorError(f"--private-link: the {args.sim_model} model keeps its own protocol")
     async with serve_link("127.0.0.1", args.port) as served:
+        security = Security() if args.private_link else None
         peripheral = simulated_device_on_link(
-            served.link, args.scenario, model=args.sim_model, seed=args.seed, faults=faults
+            served.link,
+            args.scenario,
+            model=args.sim_model,
+            seed=args.seed,
+            faults=faults,
+            security=security,
         )
         await peripheral.start()
         print(
             f"simulated {MODELS[args.sim_model].title} {peripheral.device.name!r}"
             f" ({args.scenario}, seed {args.seed})"
             f" on {served.transport_spec}\n"
-            f"connect with:  tiltmon stream --radio {served.transport_spec}\n"
+            + (
+                f"private link: pair first with  tiltmon pair --radio {served.transport_spec}"
+                " (pairing window open for two minutes)\n"
+                if security is not None
+                else ""
+            )
+            + f"connect with:  tiltmon stream --radio {served.transport_spec}\n"
             f"          or:  TILTMON_RADIO={served.transport_spec} tiltmon stream",
             flush=True,
         )

@@ -45,6 +45,7 @@ def sensor_choice(args: argparse.Namespace, *, use_last_sensor: bool = False) ->
         record=Path(record) if record else None,
         no_record=getattr(args, "no_record", True),
         use_last_sensor=use_last_sensor,
+        sim_private_link=getattr(args, "sim_private_link", False),
     )
 
 

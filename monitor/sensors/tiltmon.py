@@ -41,14 +41,17 @@ __all__ = [
     "GYR_RANGES_DPS",
     "IMU_DATA_UUID",
     "IMU_SERVICE_UUID",
+    "PROFILE_VERSION_PRIVATE",
     "PROTOCOL",
     "PROTOCOL_VERSION",
     "SAMPLE_RATES_HZ",
+    "SECURITY_UUID",
     "SEQUENCE_MODULUS",
     "STANDARD_GRAVITY",
     "TIMESTAMP_MODULUS",
     "ControlResponse",
     "ImuPacket",
+    "LinkSecurity",
     "Opcode",
     "SensorConfig",
     "Status",
@@ -57,6 +60,7 @@ __all__ = [
     "decode_config",
     "decode_control_response",
     "decode_imu_packet",
+    "decode_security",
     "encode_set_ranges",
     "encode_set_rate",
     "encode_start",
@@ -68,10 +72,13 @@ IMU_SERVICE_UUID = "8a3c0001-6b1e-4f2a-9d5c-2e7b41f0a6d3"
 IMU_DATA_UUID = "8a3c0002-6b1e-4f2a-9d5c-2e7b41f0a6d3"
 CONFIG_UUID = "8a3c0003-6b1e-4f2a-9d5c-2e7b41f0a6d3"
 CONTROL_POINT_UUID = "8a3c0004-6b1e-4f2a-9d5c-2e7b41f0a6d3"
+SECURITY_UUID = "8a3c0005-6b1e-4f2a-9d5c-2e7b41f0a6d3"  # version 2: the private link
+PROFILE_VERSION_PRIVATE = 2
 
 _IMU_HEADER = struct.Struct("<BBHIB")
 _CONFIG = struct.Struct("<BBHBHBB")
 _CONTROL_RESPONSE = struct.Struct("<BBB")
+_SECURITY = struct.Struct("<BBBB")
 _SAMPLE_DTYPE = np.dtype("<i2")
 _FLAG_GYRO_PRESENT = 0x01
 _FLAG_ACC_SATURATED = 0x02
@@ -234,6 +241,36 @@ def decode_control_response(data: bytes | bytearray | memoryview) -> ControlResp
         return ControlResponse(opcode, Status(status))
     except ValueError as exc:
         raise DecodeError(f"control-point response has unknown status 0x{status:02x}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSecurity:
+    """The security characteristic of a version-2 sensor (readable on any link)."""
+
+    profile_version: int
+    required: bool  # the IMU service answers an encrypted link from a bonded host only
+    window_open: bool  # the sensor accepts pairing now
+    link_bonded: bool  # this link is encrypted with a bond
+    bonds: int
+    max_bonds: int
+
+
+def decode_security(data: bytes | bytearray | memoryview) -> LinkSecurity:
+    if len(data) != _SECURITY.size:
+        raise DecodeError(
+            f"security characteristic is {len(data)} bytes, expected {_SECURITY.size}"
+        )
+    version, flags, bonds, max_bonds = _SECURITY.unpack(data)
+    if version < PROFILE_VERSION_PRIVATE:
+        raise DecodeError(f"security characteristic names profile version {version}")
+    return LinkSecurity(
+        profile_version=version,
+        required=bool(flags & 0x01),
+        window_open=bool(flags & 0x02),
+        link_bonded=bool(flags & 0x04),
+        bonds=bonds,
+        max_bonds=max_bonds,
+    )
 
 
 def encode_start() -> bytes:

@@ -24,22 +24,25 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from bleak import BleakClient, BleakScanner
 from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
-from bleak.exc import BleakBluetoothNotAvailableError, BleakError
+from bleak.exc import BleakBluetoothNotAvailableError, BleakError, BleakGATTProtocolError
 from bleak_retry_connector import establish_connection
 
 from calibration.profiles import device_key, profile_path
 from monitor.errors import (
     BluetoothUnavailableError,
+    ConfigError,
     DecodeError,
+    NotPairedError,
     SensorError,
     SensorNotFoundError,
 )
+from monitor.pairing import NOT_PAIRED_HINT, PairedSensors, virtual_radio_keys_file
 from monitor.sensors import PROTOCOLS, SensorProtocol, recognise
 from monitor.sensors import protocol as protocol_named
 from monitor.sensors.base import (
@@ -65,6 +68,11 @@ log = logging.getLogger(__name__)
 
 RADIO_ENV_VAR = "TILTMON_RADIO"
 
+# ATT errors of a server that wants an encrypted link from a bonded host.
+_INSUFFICIENT_AUTHENTICATION = 0x05
+_INSUFFICIENT_ENCRYPTION = 0x0F
+_SECURITY_ERRORS = frozenset({_INSUFFICIENT_AUTHENTICATION, _INSUFFICIENT_ENCRYPTION})
+
 QUEUE_PACKETS = 20_000  # about 30 minutes of 200 Hz data in 19-sample packets
 _COMMAND_TIMEOUT_S = 5.0
 _BATTERY_TIMEOUT_S = 2.0  # the stream is waiting: a level is not worth more
@@ -76,9 +84,11 @@ __all__ = [
     "RADIO_ENV_VAR",
     "BleTransport",
     "FoundSensor",
+    "PairedWith",
     "ReconnectPolicy",
     "StreamSettings",
     "open_virtual_radio",
+    "pair_sensor",
     "scan",
 ]
 
@@ -140,7 +150,13 @@ async def open_virtual_radio(spec: str) -> VirtualRadio:
     """firmware_sim's virtual radio behind a bumble transport spec, powered on."""
     from firmware_sim.radio import VirtualRadio
 
-    radio = VirtualRadio(transport=spec)
+    # Its bonds outlive the process, like the operating system's: `tiltmon pair --radio` then
+    # `tiltmon stream --radio` reconnects encrypted.
+    keys = virtual_radio_keys_file()
+    try:
+        radio = VirtualRadio(transport=spec, keystore=keys)
+    except ValueError as exc:
+        raise ConfigError(f"{exc}; delete it and pair again", path=str(keys)) from exc
     try:
         await radio.open()
     except BleakError as exc:
@@ -251,6 +267,8 @@ class BleTransport:
         clock: Callable[[], float] = time.time,
         remembered: str | None = None,
         calibrated: Callable[[str], bool] = has_calibration,
+        paired: PairedSensors | None = None,
+        pair_first_use: bool = False,
     ) -> None:
         self.target = target
         # Preferences when several sensors are in range (monitor.transport.choice).
@@ -277,6 +295,11 @@ class BleTransport:
         self.overflowed = 0
         self.device_info: DeviceInfo | None = None
         self._chose: Choice | None = None  # a choice not yet told in a CONNECTED event
+        # Private link (docs/protocol.md, version 2): the sensors this computer paired with are
+        # the only ones of their protocol it connects to, and their link must be encrypted with
+        # the bond; ``pair_first_use`` pairs a sensor that asks for it (tiltmon pair, sim:).
+        self.paired = paired
+        self.pair_first_use = pair_first_use
 
     async def __aenter__(self) -> Self:
         if self._radio_spec and self._client_backend is None:
@@ -300,6 +323,7 @@ class BleTransport:
         return self._run()
 
     async def _run(self) -> AsyncIterator[TransportItem]:
+        self._closing = False  # iterable again after a stop (the dashboard's pairing step)
         delay = self.policy.first_delay_s
         attempts = 0
         try:
@@ -340,8 +364,8 @@ class BleTransport:
                             self._ever_streamed = True
                             delay, attempts = self.policy.first_delay_s, 0
                 except (asyncio.CancelledError, Exception) as exc:
-                    if not _link_trouble(exc):
-                        raise
+                    if not _link_trouble(exc) or isinstance(exc, NotPairedError):
+                        raise  # a refusal is not link trouble: retrying would not help
                     expected = (BleakError, SensorError, TimeoutError, DecodeError)
                     # Other types: the stack's own errors, or a bug here: keep the traceback.
                     log.warning("link trouble: %r", exc, exc_info=not isinstance(exc, expected))
@@ -359,8 +383,15 @@ class BleTransport:
             return await self._choose()
         # Straight to the sensor asked for by address, or the one chosen before.
         target = self.choice.chosen.address if self.choice is not None else self.target
+        matches = _matcher(target, self.protocols, self._recognised)
+
+        def wanted(device: BLEDevice, adv: AdvertisementData) -> bool:
+            if not matches(device, adv):
+                return False
+            return self._may_connect(device.address, self._recognised[device.address].name)
+
         device = await BleakScanner.find_device_by_filter(
-            _matcher(target, self.protocols, self._recognised),
+            wanted,
             timeout=self.policy.scan_timeout_s,
             **_scan_args(self._scanner_backend, self.protocols),
         )
@@ -378,7 +409,7 @@ class BleTransport:
         for device, adv in found.values():
             name = adv.local_name or device.name or ""
             known = recognise(name, adv.service_uuids, self.protocols)
-            if known is not None:
+            if known is not None and self._may_connect(device.address, known.name):
                 devices[device.address] = (device, known)
                 candidates.append(Candidate(name, device.address, adv.rssi, known.name))
         choice = choose(
@@ -395,6 +426,44 @@ class BleTransport:
         self.choice = self._chose = choice
         device, self.protocol = devices[choice.chosen.address]
         return device
+
+    async def pair(self) -> PairedWith:
+        """Pair with the sensor this transport looks for (``tiltmon pair`` in-line, for the
+        dashboard's pairing step), through the same radio."""
+        return await pair_sensor(
+            self.target,
+            seconds=self.policy.scan_timeout_s,
+            paired=self.paired,
+            scanner_backend=self._scanner_backend,
+            client_backend=self._client_backend,
+        )
+
+    def _may_connect(self, address: str, protocol: str) -> bool:
+        """Once this computer is paired with sensors of a protocol, only those: another device
+        advertising the same name or service (replayed, spoofed) gets no connection."""
+        if self.paired is None or self.pair_first_use:
+            return True
+        known = self.paired.addresses(protocol)
+        return not known or address.upper() in known
+
+    async def _secure(self, client: BleakClient, *, bonded: bool) -> None:
+        """Encrypt the link with the bond (``bonded``), or pair; a refusal is final."""
+        name = client.name or client.address
+        try:
+            await client.pair()
+        except BleakError as exc:
+            if bonded:
+                raise NotPairedError(
+                    f"{name} refused this computer ({exc}): one side lost the bond (a reset,"
+                    f" a wiped key store), or the sensor paired with other computers since;"
+                    f" {NOT_PAIRED_HINT}"
+                ) from exc
+            raise NotPairedError(
+                f"{name} is paired with another computer and refused to pair ({exc}):"
+                f" {NOT_PAIRED_HINT}"
+            ) from exc
+        if self.paired is not None and self.protocol is not None:
+            self.paired.add(client.address, name, self.protocol.name)
 
     async def _connect(self, device: BLEDevice) -> BleakClient:
         self._drain()
@@ -415,6 +484,9 @@ class BleTransport:
 
     async def _session(self, client: BleakClient) -> AsyncIterator[TransportItem]:
         """One connection: configure, stream, and end when the link drops or stalls."""
+        if self.paired is not None and client.address.upper() in self.paired:
+            # A sensor we paired with proves it holds the bond before anything is trusted.
+            await self._secure(client, bonded=True)
         if self.device_info is None:
             self.device_info = await self._read_device_info(client)
         yield LinkEvent(self._clock(), LinkEventKind.DEVICE_INFO, device_info=self.device_info)
@@ -467,7 +539,20 @@ class BleTransport:
         """The protocol module configures and starts the device; then battery news, if any."""
         assert self.protocol is not None
         self._gatt = _BleakGatt(client, self._on_data)
-        config = await self.protocol.start(self._gatt, self.settings)
+        try:
+            config = await self.protocol.start(self._gatt, self.settings)
+        except BleakGATTProtocolError as exc:
+            if int(exc.code) not in _SECURITY_ERRORS:
+                raise
+            name = client.name or client.address
+            if not self.pair_first_use:
+                raise NotPairedError(
+                    f"{name} keeps its data for the computer it is paired with, and this one"
+                    f" is not: {NOT_PAIRED_HINT}"
+                ) from exc
+            await self._secure(client, bonded=False)
+            self._gatt = _BleakGatt(client, self._on_data)
+            config = await self.protocol.start(self._gatt, self.settings)
         with contextlib.suppress(BleakError):
             await client.start_notify(BATTERY_LEVEL_UUID, self._on_battery)
         return config
@@ -631,3 +716,94 @@ class _BleakGatt:
         waiting = self._waiting.get(uuid)
         if waiting is not None:
             waiting.put_nowait(bytes(value))
+
+
+# --- pairing (docs/protocol.md, private link) ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PairedWith:
+    name: str
+    address: str
+    private: bool  # the sensor asks for an encrypted link (profile version 2)
+
+
+async def pair_sensor(
+    target: str | None = None,
+    *,
+    seconds: float = 5.0,
+    paired: PairedSensors | None = None,
+    scanner_backend: type[BaseBleakScanner] | None = None,
+    client_backend: type[BaseBleakClient] | None = None,
+) -> PairedWith:
+    """Find one tiltmon sensor, pair (the bond goes to the Bluetooth stack's key store), prove
+    the encrypted link by reading its configuration, and record it in ``paired``."""
+    from monitor.sensors.tiltmon import PROTOCOL
+
+    try:
+        found = await _discover(seconds, scanner_backend, [PROTOCOL])
+    except (BleakError, OSError) as exc:
+        if _bluetooth_unavailable(exc):
+            raise BluetoothUnavailableError(_NO_BLUETOOTH.format(exc)) from exc
+        raise SensorError(f"scanning failed: {exc}") from exc
+    candidates: dict[str, BLEDevice] = {}
+    for device, adv in found.values():
+        name = adv.local_name or device.name or ""
+        if recognise(name, adv.service_uuids, [PROTOCOL]) is None:
+            continue
+        if target is None or target.lower() in (device.address.lower(), name.lower()):
+            candidates[device.address] = device
+    if not candidates:
+        what = f"tiltmon sensor {target!r}" if target else "tiltmon sensor"
+        raise SensorNotFoundError(f"no {what} found in {seconds:.0f} s")
+    if len(candidates) > 1:
+        listed = ", ".join(f"{d.name or '?'} {a}" for a, d in sorted(candidates.items()))
+        raise SensorError(f"several tiltmon sensors in range ({listed}): pick one with --sensor")
+    device = next(iter(candidates.values()))
+    name = device.name or device.address
+    kwargs: dict[str, Any] = {} if client_backend is None else {"backend": client_backend}
+    try:
+        try:
+            private = await _pair_and_prove(device, name, seconds, kwargs, forget_first=False)
+        except NotPairedError:
+            # A bond this computer still holds but the sensor lost (reset, or it forgot the
+            # oldest of its hosts) fails before any fresh pairing is tried: forget it, try once
+            # more from scratch.
+            private = await _pair_and_prove(device, name, seconds, kwargs, forget_first=True)
+    except (BleakError, TimeoutError) as exc:
+        if isinstance(exc, BleakBluetoothNotAvailableError):
+            raise BluetoothUnavailableError(_NO_BLUETOOTH.format(exc)) from exc
+        raise SensorError(f"could not pair with {name}: {exc}") from exc
+    if paired is not None:
+        paired.add(device.address, name, PROTOCOL.name)
+    return PairedWith(name, device.address, private)
+
+
+async def _pair_and_prove(
+    device: BLEDevice, name: str, seconds: float, kwargs: dict[str, Any], *, forget_first: bool
+) -> bool:
+    """Pair with ``device`` and read its configuration over the encrypted link; whether it is
+    a version-2 (private link) sensor."""
+    from monitor.sensors.tiltmon import CONFIG_UUID, SECURITY_UUID, decode_security
+
+    if forget_first:
+        async with BleakClient(device, timeout=seconds + 10, **kwargs) as client:
+            await client.unpair()  # forgets this computer's keys for it, and disconnects
+    async with BleakClient(device, timeout=seconds + 10, **kwargs) as client:
+        private = False
+        with contextlib.suppress(BleakError, DecodeError):  # version 1 has no such thing
+            private = decode_security(await client.read_gatt_char(SECURITY_UUID)).required
+        try:
+            await client.pair()
+        except BleakError as exc:
+            raise NotPairedError(
+                f"{name} refused to pair ({exc}): it is paired with another computer or its"
+                f" pairing window is closed; {NOT_PAIRED_HINT}"
+            ) from exc
+        try:
+            await client.read_gatt_char(CONFIG_UUID)  # only a bonded, encrypted link may
+        except BleakGATTProtocolError as exc:
+            raise NotPairedError(
+                f"{name} paired but still refuses this computer ({exc}); {NOT_PAIRED_HINT}"
+            ) from exc
+    return private

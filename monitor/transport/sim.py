@@ -25,9 +25,9 @@ from typing import Self
 from bumble.link import LocalLink
 
 from firmware_sim.models import DEFAULT_MODEL, MODELS, simulated_device_on_link
-from firmware_sim.peripheral import Faults, SimulatedDevice
+from firmware_sim.peripheral import Faults, Security, SimulatedDevice
 from firmware_sim.radio import VirtualRadio
-from monitor.transport.ble import BleTransport, ReconnectPolicy, StreamSettings
+from monitor.transport.ble import BleTransport, PairedWith, ReconnectPolicy, StreamSettings
 from monitor.transport.items import TransportItem
 
 FULL_RATE_MAX_SPEED = 10.0
@@ -50,6 +50,8 @@ class SimulatedSensorTransport:
         settings: StreamSettings = StreamSettings(),
         policy: ReconnectPolicy = ReconnectPolicy(),
         speed: float = 1.0,
+        security: Security | None = None,
+        pair_first_use: bool = True,
     ) -> None:
         self.scenario = scenario
         self.seed = seed
@@ -63,6 +65,10 @@ class SimulatedSensorTransport:
         rate = rate_for_speed(settings.rate_hz, self.speed)
         self.settings = dataclasses.replace(settings, rate_hz=rate)
         self.policy = policy
+        self.security = security  # a version-2 (private link) sensor
+        # The simulator was just switched on: its pairing window is open, so the client may pair
+        # by itself; False makes it refuse like a real clip would until `pair()` is called.
+        self.pair_first_use = pair_first_use
         self.peripheral: SimulatedDevice | None = None
         self._radio: VirtualRadio | None = None
         self._ble: BleTransport | None = None
@@ -76,6 +82,7 @@ class SimulatedSensorTransport:
             seed=self.seed,
             faults=self.faults,
             speed=self.speed,
+            security=self.security,
         )
         await self.peripheral.start()
         self._radio = VirtualRadio(link=link)
@@ -89,6 +96,7 @@ class SimulatedSensorTransport:
             scanner_backend=self._radio.scanner_backend,
             client_backend=self._radio.client_backend,
             clock=self.peripheral.clock.now,  # arrivals stamped in the simulated world's time
+            pair_first_use=self.pair_first_use,
         )
         return self
 
@@ -108,6 +116,12 @@ class SimulatedSensorTransport:
     def clock(self) -> float:
         """The simulated world's wall clock (the real one at speed 1, or before starting)."""
         return self.peripheral.clock.now() if self.peripheral is not None else time.time()
+
+    async def pair(self) -> PairedWith:
+        """Pair with the simulated sensor through this transport's radio."""
+        if self._ble is None:
+            raise RuntimeError("use `async with` before pairing")
+        return await self._ble.pair()
 
     @property
     def overflowed(self) -> int:

@@ -26,7 +26,7 @@ from textual.worker import Worker, WorkerCancelled
 
 from calibration import CalibrationResult
 from monitor.config import load_config, save_config
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, NotPairedError
 from monitor.notify import DesktopNotifier, nudge_text
 from monitor.nudge import NudgeConfig, NudgeEvent, NudgeShown
 from monitor.service import apply_answer, use_nudge_config
@@ -36,6 +36,7 @@ from monitor.tui.screens.guide import GuideScreen
 from monitor.tui.screens.help import HelpScreen
 from monitor.tui.screens.history import HistoryScreen
 from monitor.tui.screens.nudge import NudgeScreen
+from monitor.tui.screens.pairing import PairingScreen
 from monitor.tui.screens.pause import PauseScreen
 from monitor.tui.screens.settings import SettingsScreen
 from monitor.tui.state import DashboardState, sample_nudge
@@ -239,6 +240,10 @@ class DashboardApp(App[None]):
                     restart = asyncio.create_task(self._restart.wait())
                     await asyncio.wait({run, restart}, return_when=asyncio.FIRST_COMPLETED)
                     if run.done():
+                        if await self._paired_after_refusal(run):
+                            run = None  # paired: stream again, over the encrypted link
+                            self.state = DashboardState(self.session.live_factory())
+                            continue
                         run.result()  # raise its error, if any
                         self.state.ended = True
                         await restart  # a replay stays open: a seek may start it again
@@ -265,6 +270,17 @@ class DashboardApp(App[None]):
                 run.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await run
+
+    async def _paired_after_refusal(self, run: asyncio.Task[Any]) -> bool:
+        """The pairing step: when the sensor refused this computer and the source can pair,
+        ask the wearer to open its pairing window and pair; True once paired."""
+        error = None if run.cancelled() else run.exception()
+        if not isinstance(error, NotPairedError) or self.session.pair is None:
+            return False
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.push_screen(PairingScreen(str(error), self.session.pair, done))
+        await done
+        return True
 
     async def _stream(self) -> None:
         await self.session.run(math.inf, self.state.live, [self.state])

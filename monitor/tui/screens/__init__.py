@@ -1,1 +1,1 @@
-"""The dashboard's screens besides the main one: nudge, calibration, settings, help."""
+"""The dashboard's screens besides the main one: nudge, calibration, settings, help, pairing."""

@@ -1,0 +1,53 @@
+"""The numbers of docs/protocol.md as the firmware writes them (its own copy: the document is
+the contract, and tests/firmware checks this copy against it and against the client)."""
+
+PROTOCOL_VERSION = 1
+
+IMU_SERVICE_UUID = "8a3c0001-6b1e-4f2a-9d5c-2e7b41f0a6d3"
+IMU_DATA_UUID = "8a3c0002-6b1e-4f2a-9d5c-2e7b41f0a6d3"
+CONFIG_UUID = "8a3c0003-6b1e-4f2a-9d5c-2e7b41f0a6d3"
+CONTROL_POINT_UUID = "8a3c0004-6b1e-4f2a-9d5c-2e7b41f0a6d3"
+SECURITY_UUID = "8a3c0005-6b1e-4f2a-9d5c-2e7b41f0a6d3"  # version 2: the private link
+
+PROFILE_VERSION_PRIVATE = 2
+SECURITY_ENCRYPTION_REQUIRED = 0x01
+SECURITY_PAIRING_WINDOW_OPEN = 0x02
+SECURITY_LINK_BONDED = 0x04
+
+SAMPLE_RATES_HZ = (25, 50, 100, 200)
+ACC_RANGES_G = (2, 4, 8, 16)
+GYR_RANGES_DPS = (125, 250, 500, 1000, 2000)
+
+MAX_SAMPLES_PER_PACKET = 255
+ATT_HEADER_SIZE = 3  # opcode + handle in front of every notification
+IMU_HEADER_SIZE = 9
+SAMPLE_SIZE = 12  # ax ay az gx gy gz, int16
+ACC_ONLY_SAMPLE_SIZE = 6
+
+FLAG_GYRO_PRESENT = 0x01
+FLAG_ACC_SATURATED = 0x02
+FLAG_GYRO_SATURATED = 0x04
+
+STATE_IDLE = 0
+STATE_STREAMING = 1
+SENSOR_ACC = 0x01
+SENSOR_GYRO = 0x02
+
+RESPONSE_CODE = 0x80
+
+# control-point opcodes
+OP_START_STREAMING = 0x01
+OP_STOP_STREAMING = 0x02
+OP_SET_RATE = 0x03
+OP_SET_RANGES = 0x04
+OPCODES = (OP_START_STREAMING, OP_STOP_STREAMING, OP_SET_RATE, OP_SET_RANGES)
+
+# control-point statuses
+SUCCESS = 0x00
+OPCODE_NOT_SUPPORTED = 0x01
+INVALID_PARAMETER = 0x02
+INVALID_STATE = 0x03
+MALFORMED = 0x04
+
+INT16_MAX = 32767
+INT16_MIN = -32768
