@@ -81,9 +81,12 @@ def source_from_args(args: argparse.Namespace) -> Source:
             label = args.sensor
     recorder = recorder_from_args(args)
     transport = transport_from_args(args)
+    act_out = getattr(transport, "act_out", None)  # the simulator's wearer takes directions
     if recorder is not None:
         transport = RecordingTransport(transport, recorder)
-    return Source(transport=transport, label=label, recorder=recorder, remember=remember)
+    return Source(
+        transport=transport, label=label, recorder=recorder, remember=remember, act_out=act_out
+    )
 
 
 def replay_source(path: Path, speed: float | None) -> Source:

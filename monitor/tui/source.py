@@ -29,6 +29,9 @@ class Source:
     can_calibrate: bool = True  # a replay cannot be calibrated against
     remember: Callable[[str, str], None] | None = None  # (name, address) of a real sensor
     live_factory: Callable[[], LiveStream] = field(default=live_pipeline)
+    # A simulated wearer who acts out a scenario when asked (``sim`` sources): the calibration
+    # wizard asks it to do what its prompts say, so a demo can calibrate.
+    act_out: Callable[[str], None] | None = None
 
 
 class ItemsTransport:
