@@ -158,6 +158,14 @@ def simulated_device_on_link(
         security=security,
     )
     device.speed = speed
+    from firmware_sim.scenarios import build_scenario
+    from firmware_sim.simulation import SimulatedSensor
+
+    def other_scenario(name: str, rate_hz: int, start_s: float) -> SimulatedSensor:
+        build_scenario(name, seed)  # an unknown name fails here, not in the stream
+        return SimulatedSensor(name, seed=seed, rate_hz=rate_hz, start_s=start_s)
+
+    device.scenario_factory = other_scenario
     return device
 
 

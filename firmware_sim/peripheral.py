@@ -174,6 +174,17 @@ class SimulatedDevice:
         self._stalled = False
         self._streamed_s = 0.0
         self.clock = SimulationClock()
+        # The wearer can be asked to act out another scenario (a demo's wearer following the
+        # calibration wizard): (scenario, rate, start s) -> its samples, and one asked for.
+        self.scenario_factory: Callable[[str, int, float], SampleSource] | None = None
+        self._next_scenario: str | None = None
+
+    def act_out(self, scenario: str) -> None:
+        """From the next packet on, the wearer does ``scenario`` from its beginning (its motion
+        only: the sensor's clock, sample grid and link carry on)."""
+        if self.scenario_factory is None:
+            raise RuntimeError("this device's wearer follows one scenario only")
+        self._next_scenario = scenario
 
     @property
     def speed(self) -> float:
@@ -378,6 +389,9 @@ class SimulatedDevice:
                 await asyncio.sleep(delay)
             elif -delay > _KEEP_UP_S:
                 self.clock.hold(-delay)  # the computer fell behind: a fast world waits for it
+            if self._next_scenario is not None and self.scenario_factory is not None:
+                source = self.scenario_factory(self._next_scenario, rate, 0.0)
+                self._next_scenario = None
             acc, gyr = source.read(per_packet, *ranges)
             payloads = self._frames(index, acc, gyr)
             if self.counters.first_sample is None:

@@ -176,6 +176,9 @@ class Session:
     live_factory: Callable[[], LiveStream] = field(default=live_pipeline)
     # Pairs with the sensor when it refuses this computer (a private-link sensor, first run).
     pair: Callable[[], Awaitable[object]] | None = None
+    # A simulated wearer who acts out a scenario when asked (``sim`` sessions): the calibration
+    # wizard asks it to do what its prompts say, so a demo can calibrate.
+    act_out: Callable[[str], None] | None = None
 
     def listeners(self, *more: StepListener) -> list[StepListener]:
         """The session's own listeners (recording the pipeline's decisions, remembering the
@@ -226,6 +229,7 @@ def open_session(choice: SensorChoice, *, rebuild_today: bool = False) -> Sessio
     recorder = choice.recorder()
     transport = choice.transport()
     pair = getattr(transport, "pair", None)  # the sensor transports can pair in-line
+    act_out = getattr(transport, "act_out", None)  # the simulator's wearer takes directions
     if recorder is not None:
         transport = RecordingTransport(transport, recorder)
     earlier = (
@@ -238,6 +242,7 @@ def open_session(choice: SensorChoice, *, rebuild_today: bool = False) -> Sessio
         remember_sensor=choice.use_last_sensor and choice.sim is None,
         today_from=earlier,
         pair=pair,
+        act_out=act_out,
     )
 
 

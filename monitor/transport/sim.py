@@ -113,6 +113,17 @@ class SimulatedSensorTransport:
         if self._radio is not None:
             await self._radio.close()
 
+    def act_out(self, scenario: str) -> None:
+        """Ask the simulated wearer to do ``scenario`` from its start (a demo's wearer follows
+        the calibration wizard's prompts this way)."""
+        if self.peripheral is None:
+            raise RuntimeError("the simulated sensor is not running")
+        from firmware_sim.scenarios import scenario_names
+
+        if scenario not in scenario_names():
+            raise ValueError(f"unknown scenario {scenario!r}")
+        self.peripheral.act_out(scenario)
+
     def clock(self) -> float:
         """The simulated world's wall clock (the real one at speed 1, or before starting)."""
         return self.peripheral.clock.now() if self.peripheral is not None else time.time()

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
 from conftest import make_app, settle, sim_items, wait_at_stop
 from contrast import screen_lines, words
 from items_transport import ItemsTransport
 from textual.pilot import Pilot
+from textual.widgets import Static
 
+from calibration import Phase
+from monitor.activity import Posture
+from monitor.cli import build_parser
+from monitor.commands.dashboard import dashboard_session
 from monitor.config import UserConfig, config_path, load_config, save_config
 from monitor.nudge import NudgeConfig, NudgeLevel
+from monitor.pipeline import MountingSource
+from monitor.stream import SampleBatch
 from monitor.tui.app import DashboardApp
+from monitor.tui.screens.calibration import CalibrationScreen
 from monitor.tui.screens.help import HelpScreen
 from monitor.tui.screens.nudge import NudgeScreen
 from monitor.tui.widgets.sitting_clock import SittingClock
@@ -174,3 +185,66 @@ async def test_a_tall_terminal_fills_the_today_panel_with_sitting_per_hour() -> 
     hours = [line[: line.index("││")].rstrip() for line in lines[heading + 1 : heading + 3]]
     assert hours[0].startswith("│ 15:00") and hours[0].endswith(("52m", "53m")), hours
     assert hours[1].startswith("│ 16:00") and hours[1].endswith(("6m", "7m")), hours
+
+
+@pytest.mark.slow
+async def test_the_demo_wearer_follows_the_calibration_wizard(tmp_path: Path) -> None:
+    """`tiltmon --sim sitting`: the simulated wearer sits, and walks only when the wizard asks."""
+    args = build_parser().parse_args(["--sim", "sitting", "--sim-speed", "3", "--no-record"])
+    source = dashboard_session(args)
+    app = DashboardApp(source, bell=False, blink=False)
+    async with app.run_test() as pilot:
+        async with asyncio.timeout(30):
+            while app.state.snapshot is None or app.state.snapshot.posture is not Posture.SITTING:
+                await pilot.pause(0.2)
+        await pilot.press("c")
+        screen = app.screen
+        assert isinstance(screen, CalibrationScreen)
+        overall = [0.0]
+        async with asyncio.timeout(90):
+            while screen.result is None and screen.error is None:
+                await pilot.pause(0.1)
+                screen.refresh_view()
+                overall.append(screen.overall)
+                steps = str(screen.query_one("#cal-steps", Static).render())
+                # Standing still is step 1 from the first prompt: never drawn as not begun.
+                assert steps.startswith(("● 1.", "✓ 1.")), steps
+        assert screen.error is None, screen.error
+        assert screen.saved_to is not None and screen.saved_to.is_relative_to(tmp_path)
+        assert overall[-1] == 1.0
+        assert app.state.live.pipeline.mounting_source is MountingSource.PROFILE
+        await pilot.press("escape")
+        await pilot.press("q")
+
+
+async def test_a_move_while_standing_still_restarts_the_step_and_the_overall_bar() -> None:
+    # The wizard opens 3 s into `walk`: 2 s of standing still are left, then the walk begins,
+    # so the wearer moves before the 3 s still phase is over.
+    sim = sim_items("walk", 0, 50, 20)
+    app, transport = make_app(sim, stops=(sim.index_at(3.0),))
+    seen: list[tuple[Phase | None, float, str]] = []
+    async with app.run_test() as pilot:
+        await wait_at_stop(pilot, app, transport)
+        await pilot.press("c")
+        screen = app.screen
+        assert isinstance(screen, CalibrationScreen)
+
+        def watch(batch: SampleBatch) -> None:  # after each batch, what the wizard shows
+            screen.feed(batch)
+            screen.refresh_view()
+            steps = str(screen.query_one("#cal-steps", Static).render())
+            seen.append((screen.phase, screen.overall, steps))
+
+        app.state.batch_sink = watch
+        transport.go()
+        await settle(pilot, app, transport)
+    phases = [phase for phase, _, _ in seen]
+    assert Phase.STAND_STILL in phases
+    back = next(
+        i
+        for i in range(1, len(seen))
+        if phases[i - 1] is Phase.STAND_STILL and phases[i] is Phase.GET_READY
+    )
+    _, overall, steps = seen[back]
+    assert overall == 0.0, seen[back - 1 : back + 1]  # not left at the still phase's share
+    assert steps.startswith("● 1. Stand still"), steps  # step 1 again, not "not begun"

@@ -104,7 +104,15 @@ class CalibrationScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.dashboard.state.batch_sink = self.feed
+        self._direct_the_wearer()
         self.refresh_view()
+
+    def _direct_the_wearer(self) -> None:
+        """A simulated wearer does what the prompts will ask: stand still, then walk straight
+        (the ``calibration`` scenario). A real wearer reads the screen instead."""
+        act_out = self.dashboard.session.act_out
+        if act_out is not None and self.method == "walk":
+            act_out("calibration")
 
     def on_unmount(self) -> None:
         if self.dashboard.state.batch_sink == self.feed:
@@ -128,6 +136,8 @@ class CalibrationScreen(Screen[None]):
             return
         for event in events:
             if isinstance(event, Prompt):
+                if event.phase is Phase.GET_READY and self.phase is Phase.STAND_STILL:
+                    self.phase_fraction = self.overall = 0.0  # moved: standing still restarts
                 self.phase = event.phase
                 if event.phase is not Phase.FAILED:
                     self.prompt = event.text
@@ -146,10 +156,13 @@ class CalibrationScreen(Screen[None]):
 
     def refresh_view(self) -> None:
         steps = []
-        order = [Phase.GET_READY, Phase.STAND_STILL, STEPS[self.method][1][0], Phase.DONE]
-        at = order.index(self.phase) if self.phase in order else -1
-        for i, (phase, label) in enumerate(STEPS[self.method], start=1):
-            index = order.index(phase)
+        # Getting ready is part of standing still: step 1 is current from the first prompt,
+        # and a move during it restarts step 1 (the overall bar falls back with it).
+        order = [Phase.STAND_STILL, STEPS[self.method][1][0], Phase.DONE]
+        current = Phase.STAND_STILL if self.phase is Phase.GET_READY else self.phase
+        at = order.index(current) if current is not None and current in order else -1
+        for i, (step, label) in enumerate(STEPS[self.method], start=1):
+            index = order.index(step)
             mark = "✓" if at > index else ("●" if at == index else "○")
             steps.append(f"{mark} {i}. {label}")
         self.query_one("#cal-steps", Static).update("    ".join(steps))
@@ -181,6 +194,7 @@ class CalibrationScreen(Screen[None]):
         self.error = None
         self.result = None
         self.saved_to = None
+        self._direct_the_wearer()
         self.refresh_view()
 
     def action_toggle_method(self) -> None:
