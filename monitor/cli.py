@@ -46,6 +46,14 @@ def _add_sensor_options(parser: argparse.ArgumentParser) -> None:
         "(as printed by `tiltmon sim`); default $TILTMON_RADIO, else the system's Bluetooth",
     )
     parser.add_argument(
+        "--adapter-timeout",
+        type=_positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="when the Bluetooth adapter (or the virtual radio) goes away, keep reopening it"
+        " this long before giving up with an error (default 60)",
+    )
+    parser.add_argument(
         "--rate",
         type=int,
         default=100,

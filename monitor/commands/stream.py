@@ -20,7 +20,13 @@ from monitor.recording import RecordingTransport, SessionRecorder
 from monitor.signals import ended_by_signals
 from monitor.stream import MalformedPacket, StreamEvent, StreamGap
 from monitor.transport import Transport, open_transport
-from monitor.transport.ble import RADIO_ENV_VAR, StreamSettings, open_virtual_radio, scan
+from monitor.transport.ble import (
+    RADIO_ENV_VAR,
+    ReconnectPolicy,
+    StreamSettings,
+    open_virtual_radio,
+    scan,
+)
 from monitor.transport.items import LinkEvent, LinkEventKind
 
 
@@ -38,7 +44,8 @@ def transport_from_args(args: argparse.Namespace) -> Transport:
             settings=settings,
         )
     target = f"ble:{args.sensor}" if args.sensor else "ble"
-    return open_transport(target, settings=settings, radio=args.radio)
+    policy = ReconnectPolicy(adapter_gone_s=args.adapter_timeout)
+    return open_transport(target, settings=settings, radio=args.radio, policy=policy)
 
 
 class StatusLine:
