@@ -29,6 +29,13 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _drift_ppm(text: str) -> float:
+    value = float(text)
+    if not abs(value) < 1000.0:
+        raise argparse.ArgumentTypeError(f"{text} ppm is not a crystal's error (within ±1000)")
+    return value
+
+
 def _add_sensor_options(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
@@ -104,6 +111,13 @@ def _add_fault_options(parser: argparse.ArgumentParser) -> None:
     )
     faults.add_argument(
         "--sim-battery", type=int, default=87, metavar="PERCENT", help="battery level at start"
+    )
+    faults.add_argument(
+        "--sim-clock-drift",
+        type=_drift_ppm,
+        metavar="PPM",
+        help="the sensor's clock this many ppm fast, negative for slow (default: the"
+        " scenario's, a few tens of ppm)",
     )
 
 

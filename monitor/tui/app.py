@@ -109,7 +109,9 @@ class DashboardApp(App[None]):
     # --- layout ---------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield LinkBar(self.source.label, self.source.replay, id="link")
+        yield LinkBar(
+            self.source.label, self.source.replay, recorder=self.source.recorder, id="link"
+        )
         with Grid(id="panels"):
             yield TiltGauges(id="tilt")
             with Vertical(id="right"):
