@@ -8,7 +8,6 @@ takes the HCI transport away, which is what unplugging a Bluetooth dongle does t
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -20,23 +19,18 @@ from monitor.recording.reader import Recording
 from monitor.transport.items import LinkEvent, LinkEventKind, Notification
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start_sim(port: int) -> subprocess.Popen[str]:
+def _start_sim(port: int = 0) -> tuple[subprocess.Popen[str], int]:
+    """`tiltmon sim` on ``port`` (0: a free one, which the kernel picks and the sim prints)."""
     sim = subprocess.Popen(
         [sys.executable, "-m", "monitor.cli", "sim", "--port", str(port)],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # bumble's warnings would fill an unread pipe
         text=True,
     )
     assert sim.stdout is not None
     first = sim.stdout.readline()  # printed once the link is served
-    assert "tcp-client:127.0.0.1" in first, first + (sim.stderr.read() if sim.stderr else "")
-    return sim
+    assert "tcp-client:127.0.0.1:" in first, first
+    return sim, int(first.split("tcp-client:127.0.0.1:")[1].split(")")[0].split()[0])
 
 
 def _kill(process: subprocess.Popen[str]) -> None:
@@ -66,15 +60,14 @@ def _stream(port: int, seconds: float, *extra: str) -> subprocess.Popen[str]:
 
 @pytest.mark.slow
 def test_a_sensor_process_restarted_on_the_same_port_is_streamed_again(tmp_path: Path) -> None:
-    port = _free_port()
     path = tmp_path / "session.tiltmon"
-    sim = _start_sim(port)
+    sim, port = _start_sim()
     stream = _stream(port, 25, "--record", str(path), "--adapter-timeout", "30")
     try:
         time.sleep(6)  # connected and streaming
         _kill(sim)
         time.sleep(3)  # the transport stays away a while
-        sim = _start_sim(port)
+        sim, _ = _start_sim(port)  # the same port, as a restarted service would
         out, err = stream.communicate(timeout=90)
     finally:
         if stream.poll() is None:
@@ -117,8 +110,7 @@ def test_a_sensor_process_restarted_on_the_same_port_is_streamed_again(tmp_path:
 
 @pytest.mark.slow
 def test_a_transport_that_never_comes_back_ends_in_one_line_and_exit_1() -> None:
-    port = _free_port()
-    sim = _start_sim(port)
+    sim, port = _start_sim()
     stream = _stream(port, 120, "--no-record", "--adapter-timeout", "4")
     try:
         time.sleep(6)

@@ -287,13 +287,8 @@ class BleTransport:
                     await self._reopen_radio()
                     device = await self._find()
                     if adapter_lost_at is not None:
-                        gone = time.monotonic() - adapter_lost_at
+                        yield self._adapter_back(adapter_lost_at)
                         adapter_lost_at = None
-                        self.adapter_reopens += 1
-                        log.warning("the Bluetooth adapter is back after %.1f s", gone)
-                        yield LinkEvent(
-                            self._clock(), LinkEventKind.ADAPTER_BACK, f"after {gone:.1f} s"
-                        )
                     client = await self._connect(device)
                 except (asyncio.CancelledError, Exception) as exc:
                     # Any failure of the BLE stack is a reason to retry; only a cancellation of
@@ -317,6 +312,10 @@ class BleTransport:
                         await asyncio.sleep(min(delay, self.policy.adapter_gone_s - gone))
                         delay = min(delay * 2, self.policy.max_delay_s)
                         continue
+                    if adapter_lost_at is not None:
+                        # It answers (the sensor may not yet): the adapter itself is back.
+                        yield self._adapter_back(adapter_lost_at)
+                        adapter_lost_at = None
                     attempts += 1
                     if (
                         self.policy.max_attempts is not None
@@ -367,6 +366,12 @@ class BleTransport:
         return LinkEvent(
             self._clock(), LinkEventKind.ADAPTER_LOST, f"{_reason(exc)}; reopening {what}"
         )
+
+    def _adapter_back(self, lost_at: float) -> LinkEvent:
+        gone = time.monotonic() - lost_at
+        self.adapter_reopens += 1
+        log.warning("the Bluetooth adapter is back after %.1f s", gone)
+        return LinkEvent(self._clock(), LinkEventKind.ADAPTER_BACK, f"after {gone:.1f} s")
 
     async def _close_lost_radio(self) -> None:
         """A virtual radio whose HCI transport went away stays lost: close it to open anew.
