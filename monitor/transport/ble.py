@@ -308,7 +308,7 @@ class BleTransport:
                                 f" come back ({_reason(exc)})"
                             ) from exc
                         await self._close_lost_radio()
-                        # No sooner than the give-up time: say it as soon as it is true.
+                        # Sleep no longer than the time left, so the give-up comes on time.
                         await asyncio.sleep(min(delay, self.policy.adapter_gone_s - gone))
                         delay = min(delay * 2, self.policy.max_delay_s)
                         continue
