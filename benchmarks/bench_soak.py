@@ -8,7 +8,9 @@
 2. ``tiltmon stream --sim office_day --seconds LIVE --json`` streams live from the simulated
    sensor over the virtual radio in real time, recording as a wearer's session does (into a
    temporary data directory). ``--live-seconds`` shortens it (default: the full hour);
-   ``--live-seconds 0`` skips it.
+   ``--live-seconds 0`` skips it. With ``--separate-sim`` the sensor is ``tiltmon sim`` in its
+   own process instead, reached with ``--radio tcp-client:...``, so the figures are the
+   client's alone (with ``--sim`` the simulated sensor shares the measured process).
 
 Each command runs as a child process; its resident memory (VmRSS) and open file descriptors
 are read from /proc every ``--every`` seconds (the replay: ten times as often, it is short).
@@ -143,51 +145,73 @@ def main() -> int:
         help="live stream length (default the full hour; 0 skips it)",
     )
     parser.add_argument("--every", type=float, default=10.0, help="live sampling period, s")
+    parser.add_argument(
+        "--separate-sim",
+        action="store_true",
+        help="stream from `tiltmon sim` in its own process (the client's memory alone)",
+    )
+    parser.add_argument("--skip-replay", action="store_true", help="the live part only")
     args = parser.parse_args()
     cpu = platform.processor() or platform.machine()
     print(f"machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    python = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "TILTMON_DATA_DIR": str(Path(tmp) / "data")}
-        path = Path(tmp) / "office.tiltmon"
-        start = time.perf_counter()
-        count = record_office_day(path, args.hours, 100)
-        print(
-            f"session: {args.hours:g} h office day at 100 Hz, {count} samples,"
-            f" {path.stat().st_size / 1e6:.0f} MB (simulated and recorded in"
-            f" {time.perf_counter() - start:.0f} s)"
-        )
-        replay = watch(
-            f"tiltmon replay ({args.hours:g} h) --headless --json",
-            [python, "-m", "monitor.cli", "replay", str(path), "--headless", "--json"],
-            env,
-            args.every / 50,
-        )
-        report(replay, min_s=0.0, data_h=args.hours)
-        if replay.summary:
-            print(f"  samples replayed: {replay.summary.get('samples')} of {count}")
+        if not args.skip_replay:
+            soak_replay(Path(tmp) / "office.tiltmon", args.hours, env, args.every / 50)
         if args.live_seconds > 0:
-            live = watch(
-                f"tiltmon stream --sim office_day --seconds {args.live_seconds:g} --json",
-                [
-                    python,
-                    "-m",
-                    "monitor.cli",
-                    "stream",
-                    "--sim",
-                    "office_day",
-                    "--seconds",
-                    f"{args.live_seconds:g}",
-                    "--json",
-                ],
-                env,
-                args.every,
-            )
-            report(live, min_s=60.0)
-            if live.summary:
-                keys = ("samples", "lost", "duplicates", "reconnects", "sensor_seconds")
-                print("  " + ", ".join(f"{k} {live.summary.get(k)}" for k in keys))
+            soak_live(args.live_seconds, env, args.every, separate_sim=args.separate_sim)
     return 0
+
+
+def soak_replay(path: Path, hours: float, env: dict[str, str], every_s: float) -> None:
+    start = time.perf_counter()
+    count = record_office_day(path, hours, 100)
+    print(
+        f"session: {hours:g} h office day at 100 Hz, {count} samples,"
+        f" {path.stat().st_size / 1e6:.0f} MB (simulated and recorded in"
+        f" {time.perf_counter() - start:.0f} s)"
+    )
+    replay = watch(
+        f"tiltmon replay ({hours:g} h) --headless --json",
+        [sys.executable, "-m", "monitor.cli", "replay", str(path), "--headless", "--json"],
+        env,
+        every_s,
+    )
+    report(replay, min_s=0.0, data_h=hours)
+    if replay.summary:
+        print(f"  samples replayed: {replay.summary.get('samples')} of {count}")
+
+
+def soak_live(seconds: float, env: dict[str, str], every_s: float, *, separate_sim: bool) -> None:
+    cli = [sys.executable, "-m", "monitor.cli"]
+    sensor = ["--sim", "office_day"]
+    sim: subprocess.Popen[str] | None = None
+    if separate_sim:
+        sim = subprocess.Popen(
+            [*cli, "sim", "office_day"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        assert sim.stdout is not None
+        spec = sim.stdout.readline().rsplit(" on ", 1)[1].strip()  # tcp-client:127.0.0.1:PORT
+        sensor = ["--radio", spec]
+    try:
+        live = watch(
+            f"tiltmon stream {' '.join(sensor)} --seconds {seconds:g} --json",
+            [*cli, "stream", *sensor, "--seconds", f"{seconds:g}", "--json"],
+            env,
+            every_s,
+        )
+    finally:
+        if sim is not None:
+            sim.terminate()
+            sim.communicate(timeout=30)
+    report(live, min_s=60.0)
+    if live.summary:
+        keys = ("samples", "lost", "duplicates", "reconnects", "sensor_seconds")
+        print("  " + ", ".join(f"{k} {live.summary.get(k)}" for k in keys))
 
 
 if __name__ == "__main__":
