@@ -60,6 +60,8 @@ class Faults:
     stall_after_s: float | None = None  # stop sending (link stays up) after this long streaming
     battery_percent: int = 87
     battery_drain_per_hour: float = 4.0
+    # The sensor's crystal this many ppm fast (negative: slow); None: the scenario's own error.
+    clock_drift_ppm: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.drop_fraction < 1.0:
@@ -70,6 +72,8 @@ class Faults:
             raise ValueError("disconnect_every_s must be positive")
         if not 0 <= self.battery_percent <= 100:
             raise ValueError("battery_percent must be in 0..100")
+        if self.clock_drift_ppm is not None and not abs(self.clock_drift_ppm) < 1000.0:
+            raise ValueError("clock_drift_ppm must be within ±1000 (crystals do ±100 at worst)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +168,9 @@ class SimulatedDevice:
         self.faults = faults
         self.counters = FirmwareCounters()
         self._source_factory = source_factory
+        if faults.clock_drift_ppm is not None:
+            clock_drift_ppm = faults.clock_drift_ppm
+        self.clock_drift_ppm = clock_drift_ppm
         self._drift = 1.0 + clock_drift_ppm * 1e-6
         self._rng = random.Random(seed)
         self._battery = float(faults.battery_percent)

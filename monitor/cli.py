@@ -29,6 +29,13 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _drift_ppm(text: str) -> float:
+    value = float(text)
+    if not abs(value) < 1000.0:
+        raise argparse.ArgumentTypeError(f"{text} ppm is not a crystal's error (within ±1000)")
+    return value
+
+
 def _add_sensor_options(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
@@ -44,6 +51,14 @@ def _add_sensor_options(parser: argparse.ArgumentParser) -> None:
         metavar="SPEC",
         help="reach sensors through a virtual radio, e.g. tcp-client:127.0.0.1:9002 "
         "(as printed by `tiltmon sim`); default $TILTMON_RADIO, else the system's Bluetooth",
+    )
+    parser.add_argument(
+        "--adapter-timeout",
+        type=_positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="when the Bluetooth adapter (or the virtual radio) goes away, keep reopening it"
+        " this long before giving up with an error (default 60)",
     )
     parser.add_argument(
         "--rate",
@@ -110,6 +125,13 @@ def _add_fault_options(parser: argparse.ArgumentParser) -> None:
     )
     faults.add_argument(
         "--sim-battery", type=int, default=87, metavar="PERCENT", help="battery level at start"
+    )
+    faults.add_argument(
+        "--sim-clock-drift",
+        type=_drift_ppm,
+        metavar="PPM",
+        help="the sensor's clock this many ppm fast, negative for slow (default: the"
+        " scenario's, a few tens of ppm)",
     )
 
 

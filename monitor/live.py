@@ -56,6 +56,9 @@ class LinkState:
     protocol: str = ""
     note: str = ""  # what the sensor could not do as asked ("100 Hz asked, 50 Hz used")
     last_event: str = ""
+    adapter_gone: bool = False  # the Bluetooth adapter (or virtual radio) went away
+    adapter_losses: int = 0
+    adapter_reopens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,8 @@ class StreamSummary:
     protocol: str = ""  # the sensor's wire protocol
     configured_rate_hz: int | None = None  # what the sensor was set to stream
     note: str = ""  # what the sensor could not do as asked
+    adapter_losses: int = 0  # times the Bluetooth adapter (or virtual radio) went away
+    adapter_reopens: int = 0  # ... and came back
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -133,6 +138,13 @@ class LiveStream:
             self.link.note = event.config.note
         elif kind in (LinkEventKind.DISCONNECTED, LinkEventKind.RECONNECTING):
             self.link.connected = self.link.streaming = False
+        elif kind is LinkEventKind.ADAPTER_LOST:
+            self.link.connected = self.link.streaming = False
+            self.link.adapter_gone = True
+            self.link.adapter_losses += 1
+        elif kind is LinkEventKind.ADAPTER_BACK:
+            self.link.adapter_gone = False
+            self.link.adapter_reopens += 1
         elif kind is LinkEventKind.BATTERY:
             self.link.battery_percent = event.battery_percent
         elif kind is LinkEventKind.DEVICE_INFO and event.device_info is not None:
@@ -179,6 +191,8 @@ class LiveStream:
             protocol=self.assembler.config.protocol if self.assembler.config else "",
             configured_rate_hz=self.assembler.config.rate_hz if self.assembler.config else None,
             note=self.assembler.config.note if self.assembler.config else "",
+            adapter_losses=self.link.adapter_losses,
+            adapter_reopens=self.link.adapter_reopens,
         )
 
 

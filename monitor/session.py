@@ -48,6 +48,7 @@ from monitor.transport.items import DeviceInfo, LinkEvent, LinkEventKind
 if TYPE_CHECKING:
     from firmware_sim.peripheral import Faults
     from monitor.control import AttachedTransport
+    from monitor.transport.ble import ReconnectPolicy
     from monitor.transport.replay import ReplayTransport
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,8 @@ class SensorChoice:
     remembered: str | None = None  # the address preferred (not required) when several are in range
     # The simulated sensor speaks profile version 2 (private link) and waits to be paired.
     sim_private_link: bool = False
+    # How long to keep reopening an adapter (or virtual radio) that went away; None: the default.
+    adapter_gone_s: float | None = None
 
     @property
     def moniker(self) -> str:
@@ -140,13 +143,21 @@ class SensorChoice:
 
         target = f"ble:{self.sensor}" if self.sensor else "ble"
         # Paired sensors only, over their encrypted link, once any is paired (tiltmon pair).
+        options = {} if self.adapter_gone_s is None else {"policy": self._policy()}
         return open_transport(
             target,
             settings=settings,
             radio=self.radio,
             remembered=self.remembered,
             paired=PairedSensors(),
+            **options,
         )
+
+    def _policy(self) -> ReconnectPolicy:
+        from monitor.transport.ble import ReconnectPolicy
+
+        assert self.adapter_gone_s is not None
+        return ReconnectPolicy(adapter_gone_s=self.adapter_gone_s)
 
     def recorder(self) -> SessionRecorder | None:
         """A recorder for this stream: on by default (also for the simulator)."""

@@ -221,6 +221,10 @@ class StreamAssembler:
             lost = first - self._next_index
             reason = GapReason.DISCONNECTED if self._link_dropped else GapReason.DROPPED
             events.append(self._gap(self._next_index, lost, reason))
+        if self._link_dropped and self.protocol.timing is Timing.ARRIVAL:
+            # The samples missed while the link was down were inferred from the mapping itself:
+            # its error must not pass for drift (see SensorClockMapper.new_segment).
+            self.clock.new_segment()
         self._link_dropped = False
         self._last_received_at = received_at
         rate = self.config.rate_hz

@@ -19,6 +19,7 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
         disconnect_every_s=args.sim_disconnect_every,
         stall_after_s=args.sim_stall_after,
         battery_percent=args.sim_battery,
+        clock_drift_ppm=args.sim_clock_drift,
     )
 
 

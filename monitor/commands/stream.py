@@ -46,6 +46,7 @@ def sensor_choice(args: argparse.Namespace, *, use_last_sensor: bool = False) ->
         no_record=getattr(args, "no_record", True),
         use_last_sensor=use_last_sensor,
         sim_private_link=getattr(args, "sim_private_link", False),
+        adapter_gone_s=getattr(args, "adapter_timeout", None),
     )
 
 

@@ -111,6 +111,9 @@ class ReconnectPolicy:
     # Listening this long before choosing among the sensors in range (sensors advertise every
     # 20 ms to 1 s); the chosen one is then reconnected to by address, without a choice.
     choice_scan_s: float = 2.0
+    # The adapter itself (or the virtual radio's HCI transport) went away after streaming:
+    # keep reopening it for this long, then give up with an error.
+    adapter_gone_s: float = 60.0
 
 
 async def scan(
@@ -208,6 +211,11 @@ def _link_trouble(exc: BaseException) -> bool:
     return task is not None and task.cancelling() == 0
 
 
+def _reason(exc: BaseException) -> str:
+    """An error's message alone (bleak's adapter errors carry a reason code as a second arg)."""
+    return str(exc.args[0]) if len(exc.args) > 1 and isinstance(exc.args[0], str) else str(exc)
+
+
 def _bluetooth_unavailable(exc: BaseException) -> bool:
     """No adapter or no Bluetooth service, as opposed to a sensor that is out of range.
 
@@ -287,6 +295,9 @@ class BleTransport:
         # A bumble transport spec: reach the sensor through firmware_sim's virtual radio.
         self._radio_spec = radio or os.environ.get(RADIO_ENV_VAR) or None
         self._radio: VirtualRadio | None = None
+        self._owns_radio = False  # opened here from the spec, so reopened here when lost
+        self.adapter_losses = 0
+        self.adapter_reopens = 0
         self._queue: asyncio.Queue[TransportItem | _LinkDown] = asyncio.Queue(QUEUE_PACKETS)
         self._client: BleakClient | None = None
         self._gatt: _BleakGatt | None = None
@@ -304,6 +315,7 @@ class BleTransport:
     async def __aenter__(self) -> Self:
         if self._radio_spec and self._client_backend is None:
             self._radio = await open_virtual_radio(self._radio_spec)
+            self._owns_radio = True
             self._scanner_backend = self._radio.scanner_backend
             self._client_backend = self._radio.client_backend
         return self
@@ -326,18 +338,42 @@ class BleTransport:
         self._closing = False  # iterable again after a stop (the dashboard's pairing step)
         delay = self.policy.first_delay_s
         attempts = 0
+        adapter_lost_at: float | None = None  # monotonic time the adapter went away
         try:
             while not self._closing:
                 try:
+                    await self._reopen_radio()
                     device = await self._find()
+                    if adapter_lost_at is not None:
+                        yield self._adapter_back(adapter_lost_at)
+                        adapter_lost_at = None
                     client = await self._connect(device)
                 except (asyncio.CancelledError, Exception) as exc:
                     # Any failure of the BLE stack is a reason to retry; only a cancellation of
                     # this task ends the loop (see _link_trouble).
                     if not _link_trouble(exc):
                         raise
-                    if not self._ever_streamed and _bluetooth_unavailable(exc):
-                        raise BluetoothUnavailableError(_NO_BLUETOOTH.format(exc)) from exc
+                    if _bluetooth_unavailable(exc):
+                        if not self._ever_streamed:
+                            raise BluetoothUnavailableError(_NO_BLUETOOTH.format(exc)) from exc
+                        if adapter_lost_at is None:
+                            adapter_lost_at = time.monotonic()
+                            yield self._adapter_lost(exc)
+                        gone = time.monotonic() - adapter_lost_at
+                        if gone >= self.policy.adapter_gone_s:
+                            raise BluetoothUnavailableError(
+                                f"the Bluetooth adapter went away {gone:.0f} s ago and did not"
+                                f" come back ({_reason(exc)})"
+                            ) from exc
+                        await self._close_lost_radio()
+                        # Sleep no longer than the time left, so the give-up comes on time.
+                        await asyncio.sleep(min(delay, self.policy.adapter_gone_s - gone))
+                        delay = min(delay * 2, self.policy.max_delay_s)
+                        continue
+                    if adapter_lost_at is not None:
+                        # It answers (the sensor may not yet): the adapter itself is back.
+                        yield self._adapter_back(adapter_lost_at)
+                        adapter_lost_at = None
                     attempts += 1
                     if (
                         self.policy.max_attempts is not None
@@ -377,6 +413,46 @@ class BleTransport:
                     delay = min(delay * 2, self.policy.max_delay_s)
         finally:
             await self._shutdown()
+
+    def _adapter_lost(self, exc: BaseException) -> LinkEvent:
+        what = f"the virtual radio {self._radio_spec}" if self._radio_spec else "the adapter"
+        log.warning(
+            "the Bluetooth adapter went away (%s); reopening %s for up to %.0f s",
+            _reason(exc),
+            what,
+            self.policy.adapter_gone_s,
+        )
+        self.adapter_losses += 1
+        return LinkEvent(
+            self._clock(), LinkEventKind.ADAPTER_LOST, f"{_reason(exc)}; reopening {what}"
+        )
+
+    def _adapter_back(self, lost_at: float) -> LinkEvent:
+        gone = time.monotonic() - lost_at
+        self.adapter_reopens += 1
+        log.warning("the Bluetooth adapter is back after %.1f s", gone)
+        return LinkEvent(self._clock(), LinkEventKind.ADAPTER_BACK, f"after {gone:.1f} s")
+
+    async def _close_lost_radio(self) -> None:
+        """A virtual radio whose HCI transport went away stays lost: close it to open anew.
+
+        The platform's stack needs nothing of the kind: each scan asks it afresh.
+        """
+        if self._radio is not None and not self._radio.is_open:
+            await self._radio.close()
+            self._radio = None
+
+    async def _reopen_radio(self) -> None:
+        """Open the virtual radio again after it was lost (its errors are the adapter's)."""
+        if self._radio_spec is None or self._radio is not None or not self._owns_radio:
+            return
+        from firmware_sim.radio import VirtualRadio
+
+        radio = VirtualRadio(transport=self._radio_spec)
+        await radio.open()
+        self._radio = radio
+        self._scanner_backend = radio.scanner_backend
+        self._client_backend = radio.client_backend
 
     async def _find(self) -> BLEDevice:
         if self.choice is None and not (self.target and is_address(self.target)):

@@ -28,6 +28,8 @@ class LinkEventKind(enum.StrEnum):
     STALLED = "stalled"  # link up but no data for the watchdog's time
     BATTERY = "battery"  # battery level changed: carries `battery_percent`
     DEVICE_INFO = "device_info"  # identity read after connecting: carries `device_info`
+    ADAPTER_LOST = "adapter_lost"  # the Bluetooth adapter (or virtual radio) went away
+    ADAPTER_BACK = "adapter_back"  # ... and was opened again
 
 
 @dataclass(frozen=True, slots=True)

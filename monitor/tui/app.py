@@ -129,7 +129,9 @@ class DashboardApp(App[None]):
     # --- layout ---------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield LinkBar(self.session.label, self.session.replay, id="link")
+        yield LinkBar(
+            self.session.label, self.session.replay, recorder=self.session.recorder, id="link"
+        )
         with Grid(id="panels"):
             yield TiltGauges(id="tilt")
             with Vertical(id="right"):

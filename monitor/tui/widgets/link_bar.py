@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from rich.text import Text
 
+from monitor.recording import SessionRecorder
 from monitor.transport.replay import ReplayTransport
 from monitor.tui.state import DashboardState
 from monitor.tui.widgets.panel import LivePanel
@@ -15,6 +16,14 @@ def clock(seconds: float) -> str:
     minutes, s = divmod(int(max(seconds, 0.0)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{s:02d}" if hours else f"{minutes:02d}:{s:02d}"
+
+
+def recording_paused(recorder: SessionRecorder | None) -> str | None:
+    """What to tell the wearer while the recording cannot be written, else None."""
+    if recorder is None or recorder.write_error is None:
+        return None
+    why = "disk full" if "full" in recorder.write_error.lower() else "cannot write the file"
+    return f"Recording paused: {why}; monitoring and nudges go on"
 
 
 class LinkBar(LivePanel):
@@ -39,10 +48,18 @@ class LinkBar(LivePanel):
     LinkBar > .link--dim { color: $text-muted; }
     """
 
-    def __init__(self, label: str, replay: ReplayTransport | None, *, id: str | None = None):
+    def __init__(
+        self,
+        label: str,
+        replay: ReplayTransport | None,
+        *,
+        recorder: SessionRecorder | None = None,
+        id: str | None = None,
+    ):
         super().__init__(id=id)
         self.label = label
         self.replay = replay
+        self.recorder = recorder  # to say when the recording cannot be written (a full disk)
 
     def build(self, state: DashboardState) -> Text:
         link = state.live.link
@@ -54,6 +71,10 @@ class LinkBar(LivePanel):
         if state.error is not None:
             out.append(f"✕ {state.error}", self.style_of("link--error"))
             return out
+        paused = recording_paused(self.recorder)
+        if paused is not None:
+            # First on the line: the ellipsis may cut the link's figures, never this.
+            out.append(f"⚠ {paused} · ", self.style_of("link--warn"))
         if self.replay is not None:
             self._replay(out, state)
             out.append(f" · {name}", dim)
@@ -62,6 +83,11 @@ class LinkBar(LivePanel):
         elif link.streaming:
             out.append("● ", self.style_of("link--ok"))
             out.append(name)
+        elif link.adapter_gone:
+            gone = "◌ the Bluetooth adapter went away, reopening it…"
+            out.append(gone, self.style_of("link--warn"))
+            out.append(" (today's numbers are kept)", dim)
+            return out
         elif link.last_event.startswith(("disconnected", "reconnecting")):
             out.append(f"◌ {name}: sensor lost, reconnecting…", self.style_of("link--warn"))
             out.append(" (today's numbers are kept)", dim)
