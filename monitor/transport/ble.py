@@ -606,7 +606,11 @@ class BleTransport:
                 yield LinkEvent(self._clock(), LinkEventKind.DISCONNECTED, "stalled stream")
                 return
             if isinstance(item, _LinkDown):
-                self._client = None
+                # Release the client even though the link is already gone: on BlueZ a client
+                # holds a D-Bus connection until disconnect(), and bluetoothd re-enables that
+                # connection's notifications on the next connect, so each reconnect would
+                # otherwise deliver every packet once more.
+                await self._drop(client)
                 yield LinkEvent(item.at, LinkEventKind.DISCONNECTED, "link lost")
                 return
             yield item
@@ -783,7 +787,13 @@ class _BleakGatt:
         if uuid not in self._subscribed:
             self._subscribed.add(uuid)
             await self.client.start_notify(
-                uuid, lambda sender, value: self._dispatch(uuid, sender, value)
+                uuid,
+                lambda sender, value: self._dispatch(uuid, sender, value),
+                # BlueZ: StartNotify hands values over as D-Bus property changes, which
+                # bluetoothd coalesces when busy (a burst reaches us as its last value);
+                # AcquireNotify passes every notification through a socket. bleak falls back
+                # to StartNotify for characteristics that only indicate.
+                bluez={"use_start_notify": False},
             )
 
     def _dispatch(self, uuid: str, sender: object, value: bytearray) -> None:
