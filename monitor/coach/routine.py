@@ -20,6 +20,13 @@ from monitor.coach.axes import Position, same_place
 from monitor.coach.repetitions import CounterState, Repetition, RepetitionCounter
 from monitor.exercises import SIDES, Counted, Routine, RoutineStep, Timed
 
+_WHERE = {
+    Position.UPRIGHT: "stand or sit tall",
+    Position.STANDING: "stand tall",
+    Position.SEATED: "sit tall near the front of your chair",
+    Position.LYING_BACK: "lie on your back",
+    Position.LYING_SIDE: "lie on your side",
+}
 IDLE_S = 12.0  # no repetition for this long after some: the set is over
 GIVE_UP_S = 180.0  # nothing at all for this long: the step is passed over
 TIMED_STILL_S = 1.0  # a timed hold starts once the wearer rests this still
@@ -181,11 +188,7 @@ class RoutineRun:
             counter = self._counter
             assert counter is not None
             if counter.state is CounterState.FINDING_REST:
-                where = {
-                    "upright": "stand or sit tall",
-                    "lying_back": "lie on your back",
-                    "lying_side": "lie on your side",
-                }[sensor.position.value]
+                where = _WHERE[sensor.position]
                 return f"Get into position ({where}) and rest still a moment."
             missing = [s for s, n in step.reps.items() if s and counter.count_for(s) < n]
             if missing and sensor.sides.value != "none":

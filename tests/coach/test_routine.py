@@ -76,3 +76,20 @@ def test_a_set_stopped_early_ends_after_a_while_without_repetitions() -> None:
     first = run.result().steps[0]
     assert first.status is StepStatus.SHORT and first.sides[0].done == 3
     assert run.step is not None and run.step.exercise.name == "Seated pelvic tilts"
+
+
+def test_every_step_of_every_routine_has_a_cue_in_every_state() -> None:
+    for r in load_catalogue().routines.values():
+        run = RoutineRun(r)
+        t = 0.0
+        while not run.finished:
+            assert run.cue()  # before the wearer is in position
+            run.feed(*ramps((t, 0.0, 0.0), (t + 3.0, 0.0, 0.0)))  # resting upright
+            assert run.cue()
+            run.pause(t + 3.0)
+            assert run.cue() == "Paused."
+            run.resume(t + 3.0)
+            run.skip(t + 3.0)
+            t += 3.0
+        assert run.cue() == "Routine finished."
+        assert [s.status for s in run.result().steps] == [StepStatus.SKIPPED] * len(r.steps)
