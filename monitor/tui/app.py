@@ -72,6 +72,7 @@ class DashboardApp(App[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "calibrate", "Calibrate"),
+        Binding("e", "coach", "Coach"),
         Binding("o", "settings", "Settings"),
         Binding("s", "snooze", "Snooze"),
         Binding("d", "dismiss_nudge", "Dismiss", show=False),
@@ -290,6 +291,12 @@ class DashboardApp(App[None]):
             return
         if not any(isinstance(s, CalibrationScreen) for s in self.screen_stack):
             self.push_screen(CalibrationScreen())
+
+    def action_coach(self) -> None:
+        from monitor.tui.screens.coach import CoachMenuScreen, CoachScreen
+
+        if not any(isinstance(s, CoachMenuScreen | CoachScreen) for s in self.screen_stack):
+            self.push_screen(CoachMenuScreen(self.state.live.pipeline.nudge_policy.exercises))
 
     def action_settings(self) -> None:
         if not any(isinstance(s, SettingsScreen) for s in self.screen_stack):
