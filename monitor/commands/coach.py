@@ -134,7 +134,7 @@ async def _coach(args: argparse.Namespace) -> int:
                     break
         finally:
             # also on Ctrl-C: what was done is recorded before the recording closes
-            result = _finish(machine, last_t, recorder)
+            result = finish_result(machine, last_t, recorder)
             out.close(result, machine)
     if recorder is not None:
         out.say(f"recorded to {recorder.path}")
@@ -143,7 +143,7 @@ async def _coach(args: argparse.Namespace) -> int:
     return 0 if result.get("completed") else 1
 
 
-def _finish(
+def finish_result(
     machine: RangeTest | RoutineRun, t: float, recorder: SessionRecorder | None
 ) -> dict[str, object]:
     """The result as the JSON line holds it; recorded as an event."""
@@ -162,14 +162,18 @@ def _finish(
     return {
         "routine": result.routine,
         "completed": result.completed,
-        "repetitions": result.counts(),
+        # per exercise: {"left": n, "right": n} for a sided one, else the count
+        "repetitions": {
+            name: sides.get("", 0) if set(sides) <= {""} else sides
+            for name, sides in result.counts().items()
+        },
         "total_repetitions": result.repetitions,
         "steps": [
             {
                 "exercise": s.exercise,
                 "status": s.status.value,
                 "sides": {
-                    side.side: {
+                    side.side or "all": {
                         "asked": side.asked,
                         "done": side.done,
                         "mean_range_deg": _round(side.mean_range_deg),

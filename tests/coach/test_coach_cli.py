@@ -109,3 +109,29 @@ def test_list_says_what_the_sensor_measures() -> None:
     assert bridge["measure"] == "count" and "cannot" in bridge["note"]
     stretch = next(s for s in rows[0]["steps"] if s["measure"] == "timed")
     assert "cannot judge" in stretch["note"]
+
+
+def test_the_json_result_counts_per_exercise_and_side_or_in_all() -> None:
+    from conftest import ramps
+
+    from monitor.coach.routine import RoutineRun
+    from monitor.commands.coach import finish_result
+    from monitor.exercises import load_catalogue
+
+    run = RoutineRun(load_catalogue().routines["anterior"])
+    run.feed(
+        *ramps(
+            (0.0, 0.0, 0.0),
+            (2.0, 0.0, 0.0),
+            (3.0, 10.0, 0.0),
+            (4.5, -8.0, 0.0),
+            (5.5, 0.0, 0.0),
+            (7.0, 0.0, 0.0),
+        )
+    )
+    result = finish_result(run, 8.0, None)
+    assert result["repetitions"] == {"Standing pelvic tilts": 1}
+    assert result["completed"] is False and result["total_repetitions"] == 1
+    steps = result["steps"]
+    assert isinstance(steps, list) and steps[0]["status"] == "stopped"
+    assert steps[0]["sides"]["all"]["done"] == 1
