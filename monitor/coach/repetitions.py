@@ -104,9 +104,16 @@ class RepetitionCounter:
             angles = rotation_about(self.spec.axis, self.rest_up, up[i:])
             for k, angle in enumerate(angles.tolist()):
                 self.last_angle = angle
-                result = self._detector.feed(float(tt[i + k]), angle)
+                ti = float(tt[i + k])
+                self._remember(ti, up[i + k])
+                result = self._detector.feed(ti, angle)
                 if isinstance(result, PositionChange):
-                    self._lose_rest()
+                    # settled still somewhere new: rest there if it will do, else look again
+                    rest = self._still_rest()
+                    if rest is not None and matches(self.spec.position, position_of(rest)):
+                        self._settle(rest)
+                    else:
+                        self._lose_rest()
                     i += k + 1
                     break
                 if isinstance(result, Stroke):
@@ -117,6 +124,21 @@ class RepetitionCounter:
             else:
                 i = len(tt)
         return out
+
+    def _remember(self, t: float, u: npt.NDArray[np.float64]) -> None:
+        self._window.append((t, u))
+        while self._window and self._window[0][0] < t - REST_WINDOW_S:
+            self._window.pop(0)
+
+    def _still_rest(self) -> npt.NDArray[np.float64] | None:
+        """The mean up direction over the last REST_WINDOW_S if the pelvis held still, else None."""
+        if len(self._window) < 2 or self._window[-1][0] - self._window[0][0] < 0.9 * REST_WINDOW_S:
+            return None
+        vectors = np.array([u for _, u in self._window])
+        mean = vectors.mean(axis=0)
+        mean /= np.linalg.norm(mean)
+        spread = np.degrees(np.arccos(np.clip(vectors @ mean, -1.0, 1.0))).max()
+        return mean if spread <= REST_SPREAD_DEG else None
 
     def _find_rest(self, t: npt.NDArray[np.float64], up: npt.NDArray[np.float64], i: int) -> int:
         """Consume samples from ``i`` until a rest is found (returns the index after it)."""
@@ -130,19 +152,12 @@ class RepetitionCounter:
                 if float(np.dot(u, self._first_up)) > MOVED_COS:
                     continue
                 self.awaiting_move = False
-            self._window.append((ti, u))
-            while self._window and self._window[0][0] < ti - REST_WINDOW_S:
-                self._window.pop(0)
+            self._remember(ti, u)
             if ti < self._next_check:
                 continue
             self._next_check = ti + REST_CHECK_S
-            if self._window[-1][0] - self._window[0][0] < 0.9 * REST_WINDOW_S:
-                continue
-            vectors = np.array([u for _, u in self._window])
-            mean = vectors.mean(axis=0)
-            mean /= np.linalg.norm(mean)
-            spread = np.degrees(np.arccos(np.clip(vectors @ mean, -1.0, 1.0))).max()
-            if spread > REST_SPREAD_DEG:
+            mean = self._still_rest()
+            if mean is None:
                 continue
             self.position = position_of(mean)
             if not matches(self.spec.position, self.position):
