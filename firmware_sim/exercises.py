@@ -122,7 +122,8 @@ class _Session:
         self.b = _Builder(rng)
         self.p = _person(rng)
         self.sets: list[SetTruth] = []
-        self.planned: list[tuple[int, str, str, float, float, int, str]] = []
+        # (set, movement, side, start, end, direction, start of the way back for two-way ones)
+        self.planned: list[tuple[int, str, str, float, float, int, float]] = []
         # the rest (sagittal, frontal) the body settles in for the current set
         self.sag = 0.0
         self.fro = 0.0
@@ -234,7 +235,7 @@ class _Session:
 
     def _plan(self, set_index: int, movement: str, side: str, direction: int, t0: float) -> None:
         # the truth is measured on the motion later; here only where to look
-        self.planned.append((set_index, movement, side, t0, self.b.t, direction, ""))
+        self.planned.append((set_index, movement, side, t0, self.b.t, direction, 0.0))
 
     # --- routine sets ---
 
@@ -342,7 +343,7 @@ class _Session:
                 t0 = self.move(
                     s0 + a, f0 + p.crosstalk * 0.2 * a, self.tempo(), float(rng.uniform(0.0, 0.6))
                 )
-                self.move(
+                t_back = self.move(
                     s0 - c,
                     f0 - p.crosstalk * 0.2 * c,
                     self.tempo() * (1.0 if p.pause_at_neutral else 1.8),
@@ -350,7 +351,7 @@ class _Session:
                 )
                 if p.pause_at_neutral:
                     self.move(s0, f0, self.tempo(), p.pause)
-                self.planned.append((index, movement, "", t0, self.b.t, 0, ""))
+                self.planned.append((index, movement, "", t0, self.b.t, 0, t_back))
             self.move(s0, f0, self.tempo(), 0.5)
             return
         if movement == "bridge":
@@ -372,7 +373,7 @@ class _Session:
             t0 = self.move(s0 + ds, f0 + df, self.tempo(), hold)
             rest = p.pause + (3.0 * p.hold_factor if movement == "hip_hike" else 0.0)
             self.move(s0, f0, self.tempo(), rest)
-            self.planned.append((index, movement, side, t0, self.b.t, sign, ""))
+            self.planned.append((index, movement, side, t0, self.b.t, sign, 0.0))
 
 
 def is_exercise_scenario(name: str) -> bool:
@@ -447,7 +448,7 @@ def exercise_truth(name: str, seed: int = 0) -> ExerciseTruth:
         rests[index] = _up(motion, np.linspace(t_rest - 0.8, t_rest, 40)).mean(axis=0)
     state = motion.evaluate(np.linspace(*s.neutral_t, 50))
     neutral = (float(state.sagittal_deg.mean()), float(state.frontal_deg.mean()))
-    for index, movement, side, t0, t1, direction, _ in s.planned:
+    for index, movement, side, t0, t1, direction, t_back in s.planned:
         tt = np.arange(t0, t1, 0.01)
         if index < 0:  # the range test: true tilt at the peak
             st = motion.evaluate(tt)
@@ -458,8 +459,11 @@ def exercise_truth(name: str, seed: int = 0) -> ExerciseTruth:
             continue
         turn = _rotation(_AXIS_OF[movement], rests[index], _up(motion, tt))
         if direction == 0:
-            rng_deg = float(turn.max() - turn.min())
-            peak = float(turn.max())
+            # this repetition's way forward, then its way back (the way forward starts where
+            # the last repetition's way back ended)
+            back = tt >= t_back
+            peak = float(turn[~back].max())
+            rng_deg = peak - float(turn[back].min())
         else:
             rng_deg = float((direction * turn).max())
             peak = float(direction * rng_deg)
