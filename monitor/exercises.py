@@ -83,7 +83,6 @@ class Timed:
     """The sensor cannot judge it (a stretch held still): the coach times it."""
 
     note: str
-    movement: str = "hold"
 
 
 @dataclass(frozen=True, slots=True)

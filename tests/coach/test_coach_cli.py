@@ -112,7 +112,7 @@ def test_list_says_what_the_sensor_measures() -> None:
 
 
 def test_the_json_result_counts_per_exercise_and_side_or_in_all() -> None:
-    from conftest import ramps
+    from coach_helpers import ramps
 
     from monitor.coach.routine import RoutineRun
     from monitor.commands.coach import finish_result

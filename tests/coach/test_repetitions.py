@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import in_chunks, ramps, true_tilt
+from coach_helpers import in_chunks, ramps, true_tilt
 
 from monitor.coach.axes import Position
 from monitor.coach.repetitions import CounterState, RepetitionCounter
