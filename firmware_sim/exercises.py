@@ -174,7 +174,7 @@ class _Session:
     def opening(self) -> None:
         b = self.b
         b.stand(5.0, still=True)
-        b.walk(10.0, turns=False)  # straight, so the forward axis can be found
+        b.walk(13.0, turns=False)  # straight, so the forward axis can be found (8 s or more)
         self.activity = Activity.STANDING
         self.sag = float(np.clip(self.rng.normal(0.0, 1.0), -2.5, 2.5))
         self.fro = float(np.clip(self.rng.normal(0.0, 0.8), -2.0, 2.0))

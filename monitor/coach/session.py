@@ -22,8 +22,8 @@ _STARTING = {
     Posture.WALKING: Position.STANDING,
 }
 NEEDS_MOUNTING = (
-    "First the sensor needs to know which way is forward: walk ten steps in a straight line,"
-    " then stand still."
+    "First the sensor needs to know which way is forward: walk in a straight line for about"
+    " fifteen seconds, then stand still."
 )
 
 
