@@ -147,6 +147,8 @@ class RangeTest:
             self._stand(t, sag, fro)
             return
         assert self._detector is not None and self.neutral is not None
+        if self.phase is RangePhase.SAGITTAL and not (self.forward or self.back):
+            self._refine_neutral(t, sag, fro)
         angle = sag if self.phase is RangePhase.SAGITTAL else fro
         stroke = self._detector.feed(t, angle)
         if isinstance(stroke, Stroke):
@@ -188,8 +190,22 @@ class RangeTest:
         if abs(float(s.mean())) > UPRIGHT_DEG or abs(float(f.mean())) > UPRIGHT_DEG:
             return  # not standing upright (yet)
         self.neutral = (float(s.mean()), float(f.mean()))
-        self._window.clear()
         self._enter(t, RangePhase.SAGITTAL, self.neutral[0], min_range=3.0, max_range=60.0)
+
+    def _refine_neutral(self, t: float, sag: float, fro: float) -> None:
+        """Until the first tilt, the neutral is the latest still stand: the one just before the
+        movement, not the first moment the wearer stood still (perhaps still settling)."""
+        assert self._detector is not None
+        self._window.append((t, sag, fro))
+        while self._window[0][0] < t - STAND_S:
+            self._window.pop(0)
+        if self._detector.moving or self._window[-1][0] - self._window[0][0] < 0.95 * STAND_S:
+            return
+        s = np.array([w[1] for w in self._window])
+        f = np.array([w[2] for w in self._window])
+        if np.ptp(s) <= STAND_SPREAD_DEG and np.ptp(f) <= STAND_SPREAD_DEG:
+            self.neutral = (float(s.mean()), float(f.mean()))
+            self._detector.rest_deg = self.neutral[0]
 
     def _enter(
         self, t: float, phase: RangePhase, rest: float, *, min_range: float, max_range: float
