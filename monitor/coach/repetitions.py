@@ -196,10 +196,13 @@ class RepetitionCounter:
     def _repetition(self, stroke: Stroke) -> Repetition | None:
         spec = self.spec
         if spec.direction == 0 and spec.sides is Sides.NONE:
-            # one way and then the other make one repetition
+            # forward and then back make one repetition (as the cue asks): a back stroke with
+            # no forward one before it (settling in, or the last half of a set) is not paired
             first = self._half
-            if first is None or first.direction == stroke.direction:
+            if stroke.direction > 0:
                 self._half = stroke
+                return None
+            if first is None:
                 return None
             self._half = None
             return self._add(
