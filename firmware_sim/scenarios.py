@@ -585,14 +585,28 @@ def scenario_names() -> list[str]:
     return list(SCENARIOS)
 
 
-def build_scenario(name: str, seed: int = 0) -> Scenario:
-    """The segments of scenario ``name`` for ``seed``."""
-    spec = SCENARIOS.get(name)
-    if spec is None:
-        raise ValueError(f"unknown scenario {name!r}; valid names: {', '.join(scenario_names())}")
+def scenario_rng(seed: int) -> np.random.Generator:
+    """The generator a scenario's segments are drawn from for ``seed``."""
     if seed < 0:
         raise ValueError("seed must be non-negative")
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, _SCENARIO_STREAM])))
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, _SCENARIO_STREAM])))
+
+
+def build_scenario(name: str, seed: int = 0) -> Scenario:
+    """The segments of scenario ``name`` for ``seed`` (also the coach's exercise sessions,
+    ``coach_range`` and ``coach:...``: see firmware_sim.exercises)."""
+    from firmware_sim import exercises
+
+    if exercises.is_exercise_scenario(name):
+        segs = exercises.build_segments(name, scenario_rng(seed))
+        return Scenario(name=name, seed=seed, segments=tuple(segs))
+    spec = SCENARIOS.get(name)
+    if spec is None:
+        raise ValueError(
+            f"unknown scenario {name!r}; valid names: {', '.join(scenario_names())},"
+            " coach_range, coach:MOVEMENT:N,..."
+        )
+    rng = scenario_rng(seed)
     segs = spec.build(rng)
     if not math.isfinite(sum(s.duration_s for s in segs)):
         raise AssertionError("scenario durations must be finite")
@@ -608,4 +622,5 @@ __all__ = [
     "ScenarioSpec",
     "build_scenario",
     "scenario_names",
+    "scenario_rng",
 ]

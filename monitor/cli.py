@@ -208,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds", type=_positive_float, default=90.0, help="give up after this long"
     )
 
+    from monitor.commands.coach import add_coach_parser
+
+    add_coach_parser(commands, _add_sensor_options, _add_recording_options)
+
     sessions = commands.add_parser(
         "sessions",
         help="list recorded sessions (live, damaged and empty ones marked); delete or prune them",
@@ -454,8 +458,18 @@ def _check_scenario(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     name = getattr(args, "scenario", None) if args.command == "sim" else getattr(args, "sim", None)
     if name is None or getattr(args, "list", False):
         return
+    from firmware_sim.exercises import is_exercise_scenario, routine_items
     from firmware_sim.scenarios import scenario_names
 
+    if args.command == "coach" and name == "coach":
+        return  # bare --sim: the simulated wearer does what the coach asks
+    if is_exercise_scenario(name):
+        if name.startswith("coach:"):
+            try:
+                routine_items(name)
+            except ValueError as exc:
+                raise MonitorError(str(exc)) from None
+        return
     if args.command != "sim" and name in _command_names(parser):
         raise MonitorError(
             f"{name!r} is a command, not a scenario: name the command first, `tiltmon {name} --sim`"
@@ -500,6 +514,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from monitor.commands.calibrate import run_calibrate
 
         return asyncio.run(run_calibrate(args))
+    if args.command == "coach":
+        from monitor.commands.coach import run_coach
+
+        return asyncio.run(run_coach(args))
     if args.command == "sessions":
         from monitor.commands.record import run_sessions
 

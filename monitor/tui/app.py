@@ -75,6 +75,7 @@ class DashboardApp(App[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "calibrate", "Calibrate"),
+        Binding("e", "coach", "Coach"),
         Binding("o", "settings", "Settings"),
         Binding("s", "snooze", "Snooze"),
         Binding("p", "pause_menu", "Pause", show=False),  # on the nudge: "Snooze for…"
@@ -140,7 +141,7 @@ class DashboardApp(App[None]):
             with Horizontal(id="bottom"):
                 yield TotalsPanel(id="totals")
                 yield Timeline(id="timeline")
-        yield Footer()
+        yield Footer(compact=True)  # every key fits 80 columns
 
     def on_mount(self) -> None:
         self._restore_theme()
@@ -395,6 +396,12 @@ class DashboardApp(App[None]):
             return
         if not any(isinstance(s, CalibrationScreen) for s in self.screen_stack):
             self.push_screen(CalibrationScreen())
+
+    def action_coach(self) -> None:
+        from monitor.tui.screens.coach import CoachMenuScreen, CoachScreen
+
+        if not any(isinstance(s, CoachMenuScreen | CoachScreen) for s in self.screen_stack):
+            self.push_screen(CoachMenuScreen(self.state.live.pipeline.nudge_policy.exercises))
 
     def action_settings(self) -> None:
         if not any(isinstance(s, SettingsScreen) for s in self.screen_stack):

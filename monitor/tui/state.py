@@ -64,6 +64,8 @@ class DashboardState:
         self.error: str | None = None  # the worker stopped on this error
         # While the calibration wizard is open, the worker hands it every batch.
         self.batch_sink: Callable[[SampleBatch], None] | None = None
+        # While the coach is open, the worker hands it every pipeline step (it needs the tilt).
+        self.step_sink: Callable[[PipelineStep], None] | None = None
 
     # --- fed by the worker ---------------------------------------------------------------------
 
@@ -87,6 +89,8 @@ class DashboardState:
                     self.new_nudges.append(event)
         if step.batch is not None and self.batch_sink is not None:
             self.batch_sink(step.batch)
+        if self.step_sink is not None:
+            self.step_sink(step)
 
     def _on_event(self, event: StreamEvent | LinkEvent) -> None:
         if isinstance(event, StreamGap):

@@ -16,6 +16,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Dashboard",
         (
             ("c", "calibrate: stand still, then walk (or tilt)"),
+            ("e", "coach: the pelvic range test and guided routines, counted by the sensor"),
             ("o", "settings: nudge times, snooze, quiet hours"),
             ("s", "snooze nudges"),
             ("p", "snooze for a chosen time, or pause (a meeting, the day)"),
