@@ -9,20 +9,16 @@ import numpy as np
 import pytest
 from bleak import BleakClient, BleakScanner
 from bumble.link import LocalLink
+from fault_run import fault_run
 from stream_cli import stream_summary
 
 from firmware_sim.metamotion import MetaMotionDevice
 from firmware_sim.models import simulated_device_on_link
-from firmware_sim.peripheral import Faults
 from firmware_sim.radio import VirtualRadio
 from monitor.errors import DecodeError
-from monitor.live import EventListener, stream_for
 from monitor.sensors import StreamFormat, protocol
 from monitor.sensors import metamotion as mm
-from monitor.stream import GapReason, StreamEvent, StreamGap
-from monitor.transport.ble import ReconnectPolicy, StreamSettings, scan
-from monitor.transport.items import LinkEvent
-from monitor.transport.sim import SimulatedSensorTransport
+from monitor.transport.ble import scan
 
 G = 9.80665
 
@@ -128,28 +124,10 @@ async def test_the_firmware_follows_the_commands_and_reads_its_configuration_bac
 
 
 async def test_drops_and_disconnects_lose_no_sample_that_arrives() -> None:
-    events: list[StreamEvent | LinkEvent] = []
-    transport = SimulatedSensorTransport(
-        "desk_short",
-        seed=4,
-        model="metamotion",
-        faults=Faults(drop_fraction=0.02, disconnect_every_s=4.0),
-        settings=StreamSettings(rate_hz=100),
-        policy=ReconnectPolicy(first_delay_s=0.1, max_delay_s=1.0, scan_timeout_s=3.0),
-    )
-    async with transport:
-        async with asyncio.timeout(60):
-            live = await stream_for(transport, 10.0, listeners=[EventListener(events.append)])
-    sensor = transport.peripheral
-    assert isinstance(sensor, MetaMotionDevice)
-    summary = live.summary()
-    assert sensor.counters.packets_dropped > 0 and summary.reconnects >= 2
-    # Every sample sent arrives but those in flight as the run ends.
-    assert sensor.counters.samples_sent - summary.samples <= 6
-    assert summary.duplicates == 0 and summary.malformed == 0
-    assert summary.configured_rate_hz == 100 and summary.battery_percent == 87
-    gaps = [e for e in events if isinstance(e, StreamGap)]
-    assert any(g.reason is GapReason.DISCONNECTED for g in gaps)
+    run = await fault_run("metamotion", seed=4, rate_hz=100)
+    assert isinstance(run.sensor, MetaMotionDevice)
+    run.assert_nothing_lost_that_arrived(in_flight=6)
+    assert run.summary.configured_rate_hz == 100 and run.summary.battery_percent == 87
 
 
 @pytest.mark.slow

@@ -10,21 +10,17 @@ import numpy as np
 import pytest
 from bleak import BleakClient, BleakScanner
 from bumble.link import LocalLink
+from fault_run import fault_run
 from stream_cli import stream_summary
 
 from firmware_sim import thingy as fw
 from firmware_sim.models import simulated_device_on_link
-from firmware_sim.peripheral import Faults
 from firmware_sim.radio import VirtualRadio
 from firmware_sim.thingy import ThingyDevice
 from monitor.errors import DecodeError
-from monitor.live import EventListener, stream_for
 from monitor.sensors import StreamFormat, protocol
 from monitor.sensors import thingy as th
-from monitor.stream import GapReason, StreamEvent, StreamGap
-from monitor.transport.ble import ReconnectPolicy, StreamSettings, scan
-from monitor.transport.items import LinkEvent
-from monitor.transport.sim import SimulatedSensorTransport
+from monitor.transport.ble import scan
 
 G = 9.80665
 # vectors.json "thingy52" (DERIVED from m_motion.c's Q formats): (0, 0, 1) g, (1, -2, 0) °/s,
@@ -102,29 +98,11 @@ async def test_the_rate_is_set_in_the_motion_configuration_and_refused_out_of_ra
 
 
 async def test_drops_and_disconnects_lose_no_sample_that_arrives() -> None:
-    events: list[StreamEvent | LinkEvent] = []
-    transport = SimulatedSensorTransport(
-        "desk_short",
-        seed=6,
-        model="thingy",
-        faults=Faults(drop_fraction=0.02, disconnect_every_s=4.0),
-        settings=StreamSettings(rate_hz=300),
-        policy=ReconnectPolicy(first_delay_s=0.1, max_delay_s=1.0, scan_timeout_s=3.0),
-    )
-    async with transport:
-        async with asyncio.timeout(60):
-            live = await stream_for(transport, 10.0, listeners=[EventListener(events.append)])
-    sensor = transport.peripheral
-    assert isinstance(sensor, ThingyDevice)
-    summary = live.summary()
-    assert sensor.counters.packets_dropped > 0 and summary.reconnects >= 2
-    # Every sample sent arrives but those in flight as the run ends (at 200 Hz, ~50 ms).
-    assert sensor.counters.samples_sent - summary.samples <= 10
-    assert summary.duplicates == 0 and summary.malformed == 0
-    assert summary.configured_rate_hz == 200 and summary.battery_percent == 87
-    assert summary.note == "300 Hz asked, 200 Hz used (the sensor streams 5 to 200 Hz)"
-    gaps = [e for e in events if isinstance(e, StreamGap)]
-    assert any(g.reason is GapReason.DISCONNECTED for g in gaps)
+    run = await fault_run("thingy", seed=6, rate_hz=300)
+    assert isinstance(run.sensor, ThingyDevice)
+    run.assert_nothing_lost_that_arrived(in_flight=10)
+    assert run.summary.configured_rate_hz == 200 and run.summary.battery_percent == 87
+    assert run.summary.note == "300 Hz asked, 200 Hz used (the sensor streams 5 to 200 Hz)"
 
 
 @pytest.mark.slow
