@@ -110,6 +110,7 @@ async def test_dropped_notifications_are_counted_as_lost_exactly() -> None:
     assert sum(g.lost_samples for g in gaps) == dropped
 
 
+@pytest.mark.slow
 async def test_malformed_notifications_are_dropped_and_the_stream_goes_on() -> None:
     transport, live, events = await run_sim(
         5.0, faults=Faults(corrupt_fraction=0.05), faults_end_after=4.0
@@ -158,6 +159,7 @@ async def test_shutdown_stops_streaming_and_disconnects() -> None:
     assert transport.peripheral.config.streaming is False
 
 
+@pytest.mark.slow
 async def test_sensor_answers_control_point_and_refuses_bad_requests() -> None:
     link = LocalLink()
     sensor = simulated_sensor_on_link(link, "standing")

@@ -101,6 +101,7 @@ async def test_the_loop_reconnects_after_any_error_of_the_stack(fault: str) -> N
     assert sum(isinstance(i, Notification) for i in seen) == 20
 
 
+@pytest.mark.slow
 async def test_a_real_cancellation_still_ends_the_loop() -> None:
     # The task is cancelled while the stack keeps failing: the cancel must not be taken for one
     # more link error (the loop would then run on, and the caller could never stop it).

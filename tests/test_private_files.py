@@ -53,6 +53,7 @@ def _under_umask(umask: int, *args: str, env: dict[str, str]) -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("umask", [0o277, 0o022, 0o000])
 def test_folders_the_project_creates_are_0700_whatever_the_umask(
     tmp_path: Path, umask: int

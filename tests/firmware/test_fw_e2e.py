@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+import pytest
 from bumble.link import LocalLink
 from fw_on_bumble import FirmwareOnBumble
 
@@ -47,6 +48,7 @@ async def stream(
     return events, notes
 
 
+@pytest.mark.slow
 async def test_the_firmware_core_streams_through_bleak_to_the_client() -> None:
     link = LocalLink()
     firmware = FirmwareOnBumble(link, "desk_short", seed=4)

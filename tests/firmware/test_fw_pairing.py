@@ -84,6 +84,7 @@ async def payloads(transport: BleTransport, count: int) -> list[bytes]:
 POLICY = ReconnectPolicy(first_delay_s=0.1, max_delay_s=0.5, scan_timeout_s=3.0, watchdog_s=2.0)
 
 
+@pytest.mark.slow
 async def test_the_firmware_core_pairs_streams_privately_and_refuses_a_stranger(
     tmp_path: Path,
 ) -> None:

@@ -25,6 +25,7 @@ def tiltmon(*args: str, data: Path, timeout: float = 90) -> subprocess.Completed
     )
 
 
+@pytest.mark.slow
 def test_pair_sim_pairs_the_simulated_sensor(tmp_path: Path) -> None:
     result = tiltmon("pair", "--sim", "--seconds", "1", data=tmp_path)
     assert result.returncode == 0, result.stderr

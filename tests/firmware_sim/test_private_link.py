@@ -133,6 +133,7 @@ async def test_an_unbonded_host_reads_battery_but_neither_imu_data_nor_the_contr
         await sensor.stop()
 
 
+@pytest.mark.slow
 async def test_the_client_says_so_and_stops_when_the_window_is_closed(link: LocalLink) -> None:
     sensor = await private_sensor(link, Security(pairing_window_s=0))
     try:
@@ -149,6 +150,7 @@ async def test_the_client_says_so_and_stops_when_the_window_is_closed(link: Loca
         await sensor.stop()
 
 
+@pytest.mark.slow
 async def test_a_second_host_is_refused_and_cannot_hold_the_sensor(link: LocalLink) -> None:
     sensor = await private_sensor(link, Security(unpaired_grace_s=0.5))
     try:
@@ -185,6 +187,7 @@ async def test_a_second_host_is_refused_and_cannot_hold_the_sensor(link: LocalLi
         await sensor.stop()
 
 
+@pytest.mark.slow
 async def test_a_sensor_that_lost_its_bond_is_recovered_by_pairing_again(
     link: LocalLink, tmp_path: Path
 ) -> None:
@@ -204,6 +207,7 @@ async def test_a_sensor_that_lost_its_bond_is_recovered_by_pairing_again(
         await sensor.stop()
 
 
+@pytest.mark.slow
 async def test_a_host_that_lost_its_bond_pairs_again_in_the_window(
     link: LocalLink, tmp_path: Path
 ) -> None:
@@ -233,6 +237,7 @@ async def test_a_host_that_lost_its_bond_pairs_again_in_the_window(
         await sensor.stop()
 
 
+@pytest.mark.slow
 async def test_the_sensor_keeps_at_most_its_bond_limit(link: LocalLink) -> None:
     sensor = await private_sensor(link, Security(max_bonds=1))
     try:
@@ -248,6 +253,7 @@ async def test_the_sensor_keeps_at_most_its_bond_limit(link: LocalLink) -> None:
         await sensor.stop()
 
 
+@pytest.mark.slow
 async def test_a_spoof_with_the_same_name_gets_no_connection(
     link: LocalLink, tmp_path: Path
 ) -> None:
@@ -274,6 +280,7 @@ async def test_a_spoof_with_the_same_name_gets_no_connection(
         await sensor.stop()
 
 
+@pytest.mark.slow
 async def test_vendor_sensors_are_not_held_to_tiltmon_pairings(
     link: LocalLink, tmp_path: Path
 ) -> None:

@@ -59,6 +59,7 @@ def tiltmon(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.mark.slow
 def test_stream_at_20x_covers_twenty_times_the_sensor_time_without_loss(tmp_path: Path) -> None:
     out = tmp_path / "fast.tiltmon"
     result = tiltmon(
@@ -78,6 +79,7 @@ def test_stream_at_20x_covers_twenty_times_the_sensor_time_without_loss(tmp_path
     assert summary["sensor_seconds"] <= read_info(out).duration_s <= 20 * 3.0 + 5.0
 
 
+@pytest.mark.slow
 def test_a_real_time_stream_keeps_the_asked_rate() -> None:
     result = tiltmon("stream", "--sim", "standing", "--seconds", "2", "--json", "--no-record")
     summary = json.loads(result.stdout.strip().splitlines()[-1])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from bumble.link import LocalLink
 
 from firmware_sim.models import simulated_device_on_link
@@ -46,6 +47,7 @@ def watched_backend(radio: VirtualRadio, calls: Calls) -> type[Any]:
     return WatchedClient
 
 
+@pytest.mark.slow
 async def test_a_client_whose_link_dropped_is_released_before_the_next_connect() -> None:
     link = LocalLink()
     sensor = simulated_device_on_link(
@@ -78,6 +80,7 @@ async def test_a_client_whose_link_dropped_is_released_before_the_next_connect()
     assert calls.disconnects[:3] == [False, False, False]  # the sensor had dropped each link
 
 
+@pytest.mark.slow
 async def test_notifications_are_asked_of_bluez_through_acquire_notify() -> None:
     link = LocalLink()
     sensor = simulated_device_on_link(link, "desk_short", model="witmotion")

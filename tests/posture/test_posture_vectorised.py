@@ -201,6 +201,7 @@ def without_angles(s: ActivitySnapshot) -> tuple[object, ...]:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chunk", [19, 250, 4096, 100_003])
 def test_batches_and_blocks_do_not_matter(chunk: int) -> None:
     # office_2h has 7200 frames: several feature blocks; the holes put unknown frames in

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from monitor.recording import Recording
 from monitor.recording.summary import summarise_replay
 from monitor.transport.items import Notification
@@ -17,6 +19,7 @@ from monitor.transport.replay import ReplayTransport
 STREAM = [sys.executable, "-m", "monitor.cli", "stream", "--sim", "--rate", "200"]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_session_loses_at_most_two_seconds(tmp_path: Path) -> None:
     path = tmp_path / "killed.tiltmon"
     proc = subprocess.Popen(

@@ -27,6 +27,7 @@ def has_wal(path: Path) -> bool:
     return Path(f"{path}-wal").exists()
 
 
+@pytest.mark.slow
 async def test_a_simulated_session_replays_item_for_item(tmp_path: Path) -> None:
     path = tmp_path / "sim.tiltmon"
     seen: list[TransportItem] = []

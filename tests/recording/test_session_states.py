@@ -47,6 +47,7 @@ def sessions(tmp_path: Path) -> tuple[Path, Path]:
     return data, directory
 
 
+@pytest.mark.slow
 def test_each_kind_of_session_is_listed_as_what_it_is(sessions: tuple[Path, Path]) -> None:
     data, directory = sessions
     write_session(directory / "a-complete.tiltmon", synthetic_items(20))
@@ -101,6 +102,7 @@ def test_prune_removes_empty_sessions_but_not_a_live_one(sessions: tuple[Path, P
         connecting.close()
 
 
+@pytest.mark.slow
 def test_delete_removes_a_session_whole_and_refuses_a_live_one(
     sessions: tuple[Path, Path],
 ) -> None:

@@ -70,6 +70,7 @@ def test_a_signal_closes_the_recording_and_prints_the_summary(
     assert info.samples - summary["samples"] <= 32
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_quits_the_dashboard_as_its_quit_key_does(
     tmp_path: Path, signum: signal.Signals

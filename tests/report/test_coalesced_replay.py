@@ -4,6 +4,7 @@ gives: the same timeline, transitions, nudges and mounting changes, gaps and ali
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from report_helpers import session_items
 
 from firmware_sim.simulation import simulate
@@ -23,6 +24,7 @@ def run(items: list, coalesce_s: float) -> list[PipelineStep]:
     return steps + ([last] if last is not None else [])
 
 
+@pytest.mark.slow
 def test_coalescing_changes_nothing_but_the_batch_sizes() -> None:
     rec = simulate("office_day", seed=4, rate_hz=25, duration_s=40 * 60)
     # No profile (provisional, then automatic alignment), and a gap of lost packets.

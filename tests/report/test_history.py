@@ -46,6 +46,7 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_a_week_is_a_row_per_day_agreeing_with_the_day_reports(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

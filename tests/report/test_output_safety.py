@@ -58,6 +58,7 @@ def imu_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_export_refuses_to_write_over_the_recording_even_with_force(
     session: Path, tmp_path: Path
 ) -> None:
@@ -77,6 +78,7 @@ def test_export_refuses_to_write_over_the_recording_even_with_force(
     assert read_info(other).complete
 
 
+@pytest.mark.slow
 def test_export_needs_force_to_replace_an_existing_file(session: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
     out.write_text("precious\n")
@@ -111,6 +113,7 @@ def test_analyze_refuses_to_write_over_its_input(imu_csv: Path, tmp_path: Path) 
     assert data.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_analyze_replaces_another_file_only_with_force(imu_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
     out.write_text("precious\n")

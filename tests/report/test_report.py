@@ -44,6 +44,7 @@ def report(morning: tuple[Path, SimulatedRecording]) -> DayReport:
     return report_for([morning[0]], morning[0].name)
 
 
+@pytest.mark.slow
 def test_the_figures_match_the_truth(
     report: DayReport, morning: tuple[Path, SimulatedRecording]
 ) -> None:
@@ -77,6 +78,7 @@ def test_the_text_is_aligned_and_charts_the_hours(report: DayReport) -> None:
     assert "provisional" not in text  # calibrated: no warning
 
 
+@pytest.mark.slow
 def test_the_report_command_draws_a_private_png(
     morning: tuple[Path, SimulatedRecording], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -93,6 +95,7 @@ def test_the_report_command_draws_a_private_png(
     assert png.stat().st_mode & 0o777 == 0o600
 
 
+@pytest.mark.slow
 def test_day_combines_the_sessions_of_that_day(
     morning: tuple[Path, SimulatedRecording], data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -85,6 +85,7 @@ def test_the_commands_are_the_documented_bytes() -> None:
         mm.encode_config(mm.ACC, 400, 8)
 
 
+@pytest.mark.slow
 async def test_the_firmware_follows_the_commands_and_reads_its_configuration_back() -> None:
     link = LocalLink()
     sensor = simulated_device_on_link(link, "standing", model="metamotion", seed=21)
@@ -123,6 +124,7 @@ async def test_the_firmware_follows_the_commands_and_reads_its_configuration_bac
         await sensor.stop()
 
 
+@pytest.mark.slow
 async def test_drops_and_disconnects_lose_no_sample_that_arrives() -> None:
     run = await fault_run("metamotion", seed=4, rate_hz=100)
     assert isinstance(run.sensor, MetaMotionDevice)

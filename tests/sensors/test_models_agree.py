@@ -74,6 +74,7 @@ def tiltmon() -> dict[str, float]:
     return run(rec, fmt, ((t + 0.012, p) for t, p in packetize(rec)))
 
 
+@pytest.mark.slow
 def test_witmotion_matches_the_tiltmon_profile(tiltmon: dict[str, float]) -> None:
     rec = simulate(SCENARIO, seed=SEED, rate_hz=50, acc_range_g=16, gyr_range_dps=2000)
     fmt = StreamFormat(50, 16, 2000, protocol="witmotion")
@@ -104,6 +105,7 @@ def test_movesense_matches_the_tiltmon_profile(tiltmon: dict[str, float]) -> Non
     assert got["posture"] == pytest.approx(tiltmon["posture"], abs=0.02)
 
 
+@pytest.mark.slow
 def test_metamotion_matches_the_tiltmon_profile(tiltmon: dict[str, float]) -> None:
     rec = simulate(SCENARIO, seed=SEED, rate_hz=50, acc_range_g=8, gyr_range_dps=500)
     fmt = StreamFormat(50, 8, 500, samples_per_packet=3, protocol="metamotion")
@@ -114,6 +116,7 @@ def test_metamotion_matches_the_tiltmon_profile(tiltmon: dict[str, float]) -> No
     assert got["posture"] == pytest.approx(tiltmon["posture"], abs=0.02)
 
 
+@pytest.mark.slow
 def test_thingy_matches_the_tiltmon_profile(tiltmon: dict[str, float]) -> None:
     rec = simulate(SCENARIO, seed=SEED, rate_hz=50, acc_range_g=16, gyr_range_dps=2000)
     fmt = StreamFormat(50, 16, 2000, protocol="thingy")

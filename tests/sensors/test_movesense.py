@@ -67,6 +67,7 @@ def test_cut_payloads_answers_and_garbage_are_told_apart() -> None:
         ms.decode_imu6(VECTOR[2:-1])
 
 
+@pytest.mark.slow
 async def test_the_firmware_answers_and_refuses_subscriptions() -> None:
     link = LocalLink()
     sensor = simulated_device_on_link(link, "standing", model="movesense", seed=192)
@@ -107,6 +108,7 @@ async def test_the_firmware_answers_and_refuses_subscriptions() -> None:
         await sensor.stop()
 
 
+@pytest.mark.slow
 async def test_drops_and_disconnects_are_placed_by_the_sensor_clock() -> None:
     events: list[StreamEvent | LinkEvent] = []
     transport = SimulatedSensorTransport(
@@ -134,6 +136,7 @@ async def test_drops_and_disconnects_are_placed_by_the_sensor_clock() -> None:
     )
 
 
+@pytest.mark.slow
 def test_stream_command_with_the_movesense_model() -> None:
     summary = stream_summary("movesense")
     sent = summary["firmware"]["samples_sent"]

@@ -43,6 +43,7 @@ async def run_polar(
     return transport.peripheral, live, events
 
 
+@pytest.mark.slow
 async def test_the_control_point_offers_answers_and_refuses() -> None:
     link = LocalLink()
     sensor = simulated_device_on_link(link, "standing", model="polar", seed=0x3D)
@@ -87,6 +88,7 @@ async def test_the_control_point_offers_answers_and_refuses() -> None:
         await sensor.stop()
 
 
+@pytest.mark.slow
 async def test_drops_and_disconnects_are_placed_by_the_sensor_clock() -> None:
     sensor, live, events = await run_polar(
         16.0, faults=Faults(drop_fraction=0.1, disconnect_every_s=5.0)
@@ -105,6 +107,7 @@ async def test_drops_and_disconnects_are_placed_by_the_sensor_clock() -> None:
     assert summary.reconnects >= 2 and summary.battery_percent == 87
 
 
+@pytest.mark.slow
 async def test_a_recorded_polar_session_replays_with_its_factors(tmp_path: Path) -> None:
     path = tmp_path / "polar.tiltmon"
     recorder = SessionRecorder(path, transport="sim:desk_short (polar)")
@@ -123,6 +126,7 @@ async def test_a_recorded_polar_session_replays_with_its_factors(tmp_path: Path)
     assert (summary.samples, summary.lost) == (live.summary().samples, live.summary().lost)
 
 
+@pytest.mark.slow
 def test_stream_command_with_the_polar_model() -> None:
     summary = stream_summary("polar")
     sent = summary["firmware"]["samples_sent"]

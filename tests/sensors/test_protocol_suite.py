@@ -129,6 +129,7 @@ async def _live_and_replay(
     return live_batches, replayed, events, live.assembler
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", sorted(MODELS))
 async def test_a_model_streams_through_bleak_and_replays_to_the_same_samples(
     model: str, tmp_path: Path

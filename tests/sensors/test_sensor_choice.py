@@ -104,6 +104,7 @@ async def test_with_nothing_known_the_choice_is_said_and_the_others_listed(room:
     assert transport.device_info.address == choice.chosen.address
 
 
+@pytest.mark.slow
 async def test_the_calibrated_sensor_is_preferred_and_the_remembered_one_first(
     room: Room,
 ) -> None:
@@ -159,6 +160,7 @@ async def test_a_sensor_with_the_same_name_or_serial_gets_no_one_elses_calibrati
     assert saved_mounting(swapped) is None
 
 
+@pytest.mark.slow
 async def test_a_sensor_asked_for_that_is_not_there_is_reported(room: Room) -> None:
     from monitor.errors import SensorNotFoundError
 

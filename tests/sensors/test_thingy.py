@@ -63,6 +63,7 @@ def test_wrong_lengths_are_told_and_nothing_raises() -> None:
     assert th.decode_config(th.encode_config(config)) == config
 
 
+@pytest.mark.slow
 async def test_the_rate_is_set_in_the_motion_configuration_and_refused_out_of_range() -> None:
     link = LocalLink()
     sensor = simulated_device_on_link(link, "standing", model="thingy", seed=9)
@@ -97,6 +98,7 @@ async def test_the_rate_is_set_in_the_motion_configuration_and_refused_out_of_ra
         await sensor.stop()
 
 
+@pytest.mark.slow
 async def test_drops_and_disconnects_lose_no_sample_that_arrives() -> None:
     run = await fault_run("thingy", seed=6, rate_hz=300)
     assert isinstance(run.sensor, ThingyDevice)

@@ -55,6 +55,7 @@ async def run_witmotion(
     return transport.peripheral, live, events
 
 
+@pytest.mark.slow
 async def test_the_sensor_is_found_by_name_and_configured_by_vendor_commands() -> None:
     link = LocalLink()
     sensor = simulated_device_on_link(link, "standing", model="witmotion", seed=0x68)
@@ -91,6 +92,7 @@ async def test_the_sensor_is_found_by_name_and_configured_by_vendor_commands() -
         await sensor.stop()
 
 
+@pytest.mark.slow
 async def test_thirty_seconds_arrive_whole_and_once_at_the_sensors_top_rate() -> None:
     sensor, live, events = await run_witmotion(30.0)
     summary = live.summary()
@@ -113,6 +115,7 @@ async def test_thirty_seconds_arrive_whole_and_once_at_the_sensors_top_rate() ->
     assert sensor.six_axis  # the magnetometer is left out
 
 
+@pytest.mark.slow
 async def test_drops_and_disconnects_lose_no_sample_that_arrives() -> None:
     # 2 % of frames never sent, and the link cut every 6 s: every frame that arrives counts,
     # once, and the losses are estimated from the arrival times.
@@ -138,6 +141,7 @@ async def test_drops_and_disconnects_lose_no_sample_that_arrives() -> None:
     assert summary.lost <= truly_lost + 2 + 2 * len(gaps)
 
 
+@pytest.mark.slow
 async def test_cut_frames_are_reported_and_the_stream_goes_on() -> None:
     sensor, live, _ = await run_witmotion(4.0, faults=Faults(corrupt_fraction=0.05))
     assert sensor.counters.packets_corrupted > 0
@@ -146,6 +150,7 @@ async def test_cut_frames_are_reported_and_the_stream_goes_on() -> None:
     assert summary.samples >= sensor.counters.samples_sent - sensor.counters.samples_corrupted - 2
 
 
+@pytest.mark.slow
 async def test_a_recorded_witmotion_session_replays_to_the_same_figures(tmp_path: Path) -> None:
     path = tmp_path / "wit.tiltmon"
     recorder = SessionRecorder(path, transport="sim:desk_short (witmotion)")
@@ -167,6 +172,7 @@ async def test_a_recorded_witmotion_session_replays_to_the_same_figures(tmp_path
     )
 
 
+@pytest.mark.slow
 def test_stream_command_with_the_witmotion_model() -> None:
     summary = stream_summary("witmotion")
     sent = summary["firmware"]["samples_sent"]
@@ -189,6 +195,7 @@ def test_sim_list_shows_the_models() -> None:
     assert "no battery level" in out.stdout and "desk_short" in out.stdout
 
 
+@pytest.mark.slow
 async def test_the_battery_level_is_asked_again_as_it_drains(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -60,6 +60,7 @@ async def test_no_text_is_cut_off(size: tuple[int, int], scenario: str) -> None:
     assert "sit" in legend and ("lying" in legend or "lie " in legend), legend
 
 
+@pytest.mark.slow
 async def test_the_next_nudge_under_a_snooze_says_when_it_can_come() -> None:
     save_config(UserConfig(nudge=NudgeConfig(gentle_min=20, firm_min=60, snooze_min=10)))
     sim = sim_items("sitting", 2, 25, 33 * 60)
@@ -74,6 +75,7 @@ async def test_the_next_nudge_under_a_snooze_says_when_it_can_come() -> None:
     assert "Next nudge  in 10 min (gentle at 20 min, snoozed)" in line, line
 
 
+@pytest.mark.slow
 async def test_a_sample_nudge_shows_each_kind_and_records_nothing() -> None:
     app, transport = sitting_app()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -105,6 +107,7 @@ async def test_ctrl_c_quits() -> None:
         assert app.return_code == 0
 
 
+@pytest.mark.slow
 async def test_the_help_says_how_to_close_it() -> None:
     app, transport = sitting_app()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -135,6 +138,7 @@ async def test_every_word_is_readable(theme: str, size: tuple[int, int]) -> None
     assert not faint, "\n".join(faint)
 
 
+@pytest.mark.slow
 async def test_the_theme_is_kept_in_the_config_file() -> None:
     save_config(UserConfig(nudge=NudgeConfig(gentle_min=30)))
     app, transport = sitting_app()
@@ -174,6 +178,7 @@ async def test_the_day_s_zone_times_say_what_they_count(size: tuple[int, int]) -
     assert any("right hip low" in line for line in lines)  # every zone still on screen
 
 
+@pytest.mark.slow
 async def test_a_tall_terminal_fills_the_today_panel_with_sitting_per_hour() -> None:
     app, transport = make_app(sim_items("sitting", 2, 25, 60 * 60), calibrated=True)
     async with app.run_test(size=(120, 40)) as pilot:

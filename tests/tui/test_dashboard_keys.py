@@ -28,6 +28,7 @@ def long_sit(stop_at_s: float) -> tuple[DashboardApp, object]:
     return make_app(sim, calibrated=True, stops=(sim.index_at(stop_at_s),))
 
 
+@pytest.mark.slow
 async def test_snooze_delays_the_nudge() -> None:
     app, transport = long_sit(21.5 * 60)
     async with app.run_test() as pilot:
@@ -49,6 +50,7 @@ async def test_snooze_delays_the_nudge() -> None:
         assert app.state.live.totals.nudges_shown == 2
 
 
+@pytest.mark.slow
 async def test_dismiss_clears_the_nudge() -> None:
     app, transport = long_sit(21.5 * 60)
     async with app.run_test() as pilot:
@@ -64,6 +66,7 @@ async def test_dismiss_clears_the_nudge() -> None:
         assert app.state.live.totals.nudges_shown == 1
 
 
+@pytest.mark.slow
 async def test_settings_are_checked_saved_and_kept_after_a_restart(tmp_path: Path) -> None:
     app, transport = make_app(sim_items("desk_short", 1, 50))
     async with app.run_test(size=(100, 40)) as pilot:
@@ -101,6 +104,7 @@ async def test_settings_are_checked_saved_and_kept_after_a_restart(tmp_path: Pat
         assert restarted.screen.query_one("#field-firm_min").value == "50"  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 async def test_help_opens_and_closes() -> None:
     app, transport = make_app(sim_items("desk_short", 1, 50))
     async with app.run_test() as pilot:
@@ -113,6 +117,7 @@ async def test_help_opens_and_closes() -> None:
         assert not isinstance(app.screen, HelpScreen)
 
 
+@pytest.mark.slow
 async def test_the_day_s_numbers_are_on_screen() -> None:
     app, transport = make_app(sim_items("desk_short", 1, 50))
     async with app.run_test() as pilot:

@@ -26,6 +26,7 @@ async def wait_for_screen(app: DashboardApp, kind: type, pilot: Pilot[None]) -> 
             await pilot.pause(0.1)
 
 
+@pytest.mark.slow
 async def test_the_dashboard_pairs_a_refusing_sensor_and_then_streams() -> None:
     transport = SimulatedSensorTransport(
         "standing", security=Security(), pair_first_use=False, policy=QUICK

@@ -50,6 +50,7 @@ async def until(pilot: Pilot[None], condition: object, timeout_s: float) -> floa
     return time.monotonic() - start
 
 
+@pytest.mark.slow
 async def test_seeking_three_minutes_at_real_time_takes_a_moment(twelve_minutes: Path) -> None:
     source = dashboard_replay(twelve_minutes, 1.0)
     replay = source.replay
@@ -71,6 +72,7 @@ async def test_seeking_three_minutes_at_real_time_takes_a_moment(twelve_minutes:
         assert 180.0 <= replay.position_s < 200.0
 
 
+@pytest.mark.slow
 async def test_the_end_of_a_recording_can_be_played_again(tmp_path: Path) -> None:
     path = record(tmp_path / "short.tiltmon", "standing", 1)
     source = dashboard_replay(path, 1000.0)
@@ -90,6 +92,7 @@ async def test_the_end_of_a_recording_can_be_played_again(tmp_path: Path) -> Non
         assert app.state.live.assembler.stats.samples > 0  # the second run played it all
 
 
+@pytest.mark.slow
 async def test_a_replay_offers_only_what_a_recording_can_take(twelve_minutes: Path) -> None:
     app = DashboardApp(dashboard_replay(twelve_minutes, 1.0), bell=False, blink=False)
     async with app.run_test(size=(120, 40)) as pilot:

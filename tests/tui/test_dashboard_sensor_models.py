@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from monitor.cli import build_parser
 from monitor.commands.dashboard import dashboard_session
 from monitor.tui.app import DashboardApp
 from monitor.tui.widgets.link_bar import LinkBar
 
 
+@pytest.mark.slow
 async def test_the_dashboard_streams_from_the_witmotion_model() -> None:
     args = build_parser().parse_args(["--sim", "standing", "--sim-model", "witmotion"])
     args.no_record = True

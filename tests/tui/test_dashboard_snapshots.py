@@ -37,6 +37,7 @@ def test_main_screen(snap_compare: Any, size: tuple[int, int], theme: str) -> No
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("theme", THEMES)
 @pytest.mark.parametrize("size", SIZES)
 def test_nudge(snap_compare: Any, size: tuple[int, int], theme: str) -> None:
@@ -67,6 +68,7 @@ def test_calibration_wizard(snap_compare: Any, size: tuple[int, int]) -> None:
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", SIZES)
 def test_settings(
     snap_compare: Any, size: tuple[int, int], monkeypatch: pytest.MonkeyPatch
@@ -83,6 +85,7 @@ def test_settings(
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", SIZES)
 def test_help(snap_compare: Any, size: tuple[int, int]) -> None:
     app, transport = make_app(sim_items("desk_short", 1, 50))

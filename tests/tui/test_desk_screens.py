@@ -41,6 +41,7 @@ def long_sit(
     return make_app(sim, calibrated=True, stops=(sim.index_at(stop_at_s),))
 
 
+@pytest.mark.slow
 async def test_pause_for_a_meeting_and_until_tomorrow() -> None:
     app, transport = long_sit(21.5 * 60)
     async with app.run_test() as pilot:
@@ -66,6 +67,7 @@ async def test_pause_for_a_meeting_and_until_tomorrow() -> None:
         assert app.state.live.totals.nudges_shown == 1  # nothing more today
 
 
+@pytest.mark.slow
 async def test_a_snooze_length_chosen_at_the_prompt() -> None:
     app, transport = long_sit(21.5 * 60, snooze_min=20)  # the usual snooze: 20 minutes
     async with app.run_test() as pilot:
@@ -83,6 +85,7 @@ async def test_a_snooze_length_chosen_at_the_prompt() -> None:
         assert until <= again.t < until + 5  # back when the 10 minutes were up
 
 
+@pytest.mark.slow
 async def test_strict_mode_leaves_the_nudge_until_a_real_break() -> None:
     app, transport = long_sit(21.5 * 60, strict=True)
     async with app.run_test() as pilot:
@@ -110,6 +113,7 @@ async def wait_loaded(pilot: Pilot[None], screen: HistoryScreen) -> None:
     await pilot.pause()
 
 
+@pytest.mark.slow
 async def test_history_opens_on_the_week_and_switches_to_the_month() -> None:
     record_week(dt.date.today())
     app, transport = make_app(sim_items("desk_short", 1, 50))
@@ -130,6 +134,7 @@ async def test_history_opens_on_the_week_and_switches_to_the_month() -> None:
         assert not isinstance(app.screen, HistoryScreen)
 
 
+@pytest.mark.slow
 async def test_the_guide_shows_at_first_start_only_and_on_g() -> None:
     assert guide_due()
     assert not guide_due()  # remembered
@@ -154,6 +159,7 @@ async def test_the_guide_shows_at_first_start_only_and_on_g() -> None:
 # --- pictures ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("theme", THEMES)
 @pytest.mark.parametrize("size", SIZES)
 def test_history_picture(snap_compare: Any, size: tuple[int, int], theme: str) -> None:
@@ -170,6 +176,7 @@ def test_history_picture(snap_compare: Any, size: tuple[int, int], theme: str) -
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("theme", THEMES)
 @pytest.mark.parametrize("size", SIZES)
 def test_pause_picture(snap_compare: Any, size: tuple[int, int], theme: str) -> None:
@@ -184,6 +191,7 @@ def test_pause_picture(snap_compare: Any, size: tuple[int, int], theme: str) -> 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("theme", THEMES)
 @pytest.mark.parametrize("size", SIZES)
 def test_guide_picture(snap_compare: Any, size: tuple[int, int], theme: str) -> None:

@@ -122,6 +122,7 @@ def item_time(service: RunningService, index: int) -> float:
     return getattr(item, "received_at", T0)
 
 
+@pytest.mark.slow
 async def test_the_attached_dashboard_mirrors_the_service_and_its_snooze(run_dir: Path) -> None:
     async with service_on(run_dir, stop_at_s=21.5 * 60) as service:
         await service.transport.waiting.wait()
@@ -161,6 +162,7 @@ async def test_the_attached_dashboard_mirrors_the_service_and_its_snooze(run_dir
             assert again.hello["label"] == "sim:test"
 
 
+@pytest.mark.slow
 async def test_the_service_and_the_attached_dashboard_rebuild_the_same_today(
     run_dir: Path,
 ) -> None:
@@ -179,6 +181,7 @@ async def test_the_service_and_the_attached_dashboard_rebuild_the_same_today(
             await pilot.press("q")
 
 
+@pytest.mark.slow
 async def test_settings_saved_from_the_attached_dashboard_reach_the_service(
     run_dir: Path,
 ) -> None:
@@ -202,6 +205,7 @@ async def test_settings_saved_from_the_attached_dashboard_reach_the_service(
             await pilot.press("q")
 
 
+@pytest.mark.slow
 async def test_a_late_dashboard_catches_up_through_earlier_answers(run_dir: Path) -> None:
     """A snooze given before the dashboard attached sits inside the history it catches up on
     (in 30 s runs): it is applied after the samples before it, as the service applied it."""
@@ -298,6 +302,7 @@ async def test_bad_commands_are_refused_in_one_line(run_dir: Path) -> None:
         assert service.live.pipeline.nudge_state.snoozed_until is None
 
 
+@pytest.mark.slow
 async def test_strict_mode_refuses_snooze_and_the_dashboard_says_so(run_dir: Path) -> None:
     async with service_on(run_dir, stop_at_s=21.5 * 60, strict=True) as service:
         await service.transport.waiting.wait()
