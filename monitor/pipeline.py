@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -32,7 +32,13 @@ from monitor.nudge import NudgeEvent, NudgePolicy, NudgeState
 from monitor.posture import PelvisSamples, PostureClassifier, PostureConfig
 from monitor.stream import SampleBatch, StreamAssembler, StreamEvent
 from monitor.tilt_pipeline import TiltSamples, TiltTracker
-from monitor.transport.items import DeviceInfo, LinkEvent, LinkEventKind, TransportItem
+from monitor.transport.items import (
+    DeviceInfo,
+    LinkEvent,
+    LinkEventKind,
+    Notification,
+    TransportItem,
+)
 
 FloatArray = npt.NDArray[np.float64]
 log = logging.getLogger(__name__)
@@ -132,6 +138,8 @@ class Pipeline:
         self._raw: _RawBuffer | None = None
         self._since_attempt = 0
         self.latest_snapshot: ActivitySnapshot | None = None
+        # A replay's calibrations: the ones the session used, at the times it switched to them.
+        self._recorded_mountings: deque[tuple[float, FloatArray]] = deque()
 
     @property
     def calibrated(self) -> bool:
@@ -141,7 +149,37 @@ class Pipeline:
     def q_PS(self) -> FloatArray | None:
         return None if self._tracker is None else self._tracker.q_PS
 
+    def follow_recorded_mountings(self, mountings: Iterable[tuple[float, npt.ArrayLike]]) -> None:
+        """Replay a session with the calibrations it used, each from the time it was applied,
+        instead of the saved profiles: those may be newer, or for another way of wearing the
+        sensor. Without any, the mounting is found from the data, as the session did."""
+        self._profile_lookup = None
+        self._recorded_mountings = deque(
+            sorted((float(t), np.asarray(q, dtype=np.float64)) for t, q in mountings)
+        )
+
     def feed(self, item: TransportItem) -> PipelineStep:
+        if self._recorded_mountings:
+            t = item.received_at if isinstance(item, Notification) else item.at
+            if t >= self._recorded_mountings[0][0]:
+                return self._switch_then_feed(item, t)
+        return self._feed(item)
+
+    def _switch_then_feed(self, item: TransportItem, t: float) -> PipelineStep:
+        """A recorded calibration is due: what came before it is processed with the mounting
+        it was recorded under, the rest with the new one; one step, as if fed one by one."""
+        due_t, q_PS = self._recorded_mountings.popleft()
+        while self._recorded_mountings and self._recorded_mountings[0][0] <= t:
+            due_t, q_PS = self._recorded_mountings.popleft()
+        before = self.flush()
+        self._held_item = None
+        change = self.set_mounting(q_PS, due_t)
+        step = self._feed(item)
+        if step.mounting is None:
+            step = replace(step, mounting=change)
+        return step if before is None else _joined(before, step)
+
+    def _feed(self, item: TransportItem) -> PipelineStep:
         held: list[SampleBatch] = []
         if self._held and isinstance(item, LinkEvent):
             held = self._take_held()  # before the event changes the rate or the mounting
@@ -347,6 +385,22 @@ def _gyr(batch: SampleBatch) -> FloatArray:
 
 def _cat(arrays: list[FloatArray]) -> FloatArray:
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _joined(first: PipelineStep, then: PipelineStep) -> PipelineStep:
+    """Two steps' results as one step (the later item's), in order."""
+    batches = [s.batch for s in (first, then) if s.batch is not None]
+    tilts = [s.tilt for s in (first, then) if s.tilt is not None]
+    return PipelineStep(
+        then.item,
+        batch=_merge_batches(batches) if batches else None,
+        tilt=_merge_tilts(tilts) if tilts else None,
+        snapshots=first.snapshots + then.snapshots,
+        transitions=first.transitions + then.transitions,
+        nudges=first.nudges + then.nudges,
+        stream_events=first.stream_events + then.stream_events,
+        mounting=then.mounting or first.mounting,
+    )
 
 
 def _merge_batches(batches: list[SampleBatch]) -> SampleBatch:

@@ -13,6 +13,7 @@ the same way as samples and nudges (:func:`step_events`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from calibration import CalibrationProfile, CalibrationResult, save_profile
 from monitor.config import config_dir
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, MonitorError
 from monitor.live import (
     EventListener,
     LiveStream,
@@ -290,11 +291,28 @@ async def earlier_totals(paths: Sequence[Path]) -> ActivityTotals:
 
 
 def replay_session(path: Path, speed: float | None) -> Session:
-    """A recording played back through the pipeline with today's settings and calibrations."""
+    """A recording played back through today's pipeline and settings, with the calibrations
+    the session used."""
     from monitor.transport.replay import ReplayTransport
 
     replay = ReplayTransport(path, speed=speed)
-    return Session(transport=replay, label=path.name, replay=replay, can_calibrate=False)
+
+    def replay_pipeline() -> LiveStream:
+        from monitor.recording.reader import Recording
+        from monitor.recording.summary import follow_the_recording
+
+        live = live_pipeline()
+        with contextlib.suppress(MonitorError, OSError), Recording(path) as recording:
+            follow_the_recording(live.pipeline, recording)  # unreadable: the replay says so
+        return live
+
+    return Session(
+        transport=replay,
+        label=path.name,
+        replay=replay,
+        can_calibrate=False,
+        live_factory=replay_pipeline,
+    )
 
 
 async def attach_session(socket: Path | None = None) -> Session:

@@ -12,8 +12,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from monitor.live import LiveStream, StepListener, live_pipeline, step_events, stream_for
-from monitor.pipeline import PipelineStep
+from monitor.pipeline import MountingSource, Pipeline, PipelineStep
+from monitor.recording.reader import Recording
 from monitor.stream import StreamGap
 from monitor.transport.items import LinkEvent
 from monitor.transport.replay import ReplayTransport
@@ -21,6 +24,32 @@ from monitor.transport.replay import ReplayTransport
 # Headless replays run tilt and posture on runs of this much data at once (same results, and
 # several times faster than packet by packet: docs/reports.md, "Figures").
 REPLAY_COALESCE_S = 30.0
+
+
+def recorded_mountings(recording: Recording) -> list[tuple[float, np.ndarray]] | None:
+    """The calibrations the session used, with the times it switched to them (its "mounting"
+    events whose source is a profile); None for a recording that kept no mounting events
+    (older files), which is then replayed with the saved profiles."""
+    events = [e for e in recording.app_events() if e.kind == "mounting"]
+    if not events:
+        return None
+    found = []
+    for event in events:
+        if event.data.get("source") != MountingSource.PROFILE.value:
+            continue  # found from the data: the replay finds it again, as the session did
+        q = np.asarray(event.data.get("q_PS", ()), dtype=np.float64)
+        if q.shape != (4,) or not np.all(np.isfinite(q)) or abs(np.linalg.norm(q) - 1) > 1e-3:
+            recording.progress.skipped_events += 1  # damaged: said in the replay's notices
+            continue
+        found.append((event.at, q))
+    return found
+
+
+def follow_the_recording(pipeline: Pipeline, recording: Recording) -> None:
+    """Replay with the calibrations the session used rather than today's saved ones."""
+    mountings = recorded_mountings(recording)
+    if mountings is not None:
+        pipeline.follow_recorded_mountings(mountings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +103,9 @@ async def summarise_replay(
                 elif isinstance(event, StreamGap):
                     gaps[event.reason.value] += 1
 
-    live = await stream_for(
-        transport,
-        math.inf,
-        live=live or live_pipeline(coalesce_s=REPLAY_COALESCE_S),
-        listeners=[_Count(), *listeners],
-    )
+    live = live or live_pipeline(coalesce_s=REPLAY_COALESCE_S)
+    follow_the_recording(live.pipeline, recording)
+    live = await stream_for(transport, math.inf, live=live, listeners=[_Count(), *listeners])
     stream = live.summary()
     info = recording.info
     config = live.assembler.config or info.config
