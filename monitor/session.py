@@ -13,7 +13,6 @@ the same way as samples and nudges (:func:`step_events`).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from calibration import CalibrationProfile, CalibrationResult, save_profile
 from monitor.config import config_dir
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import ConfigError
 from monitor.live import (
     EventListener,
     LiveStream,
@@ -292,20 +291,22 @@ async def earlier_totals(paths: Sequence[Path]) -> ActivityTotals:
 
 def replay_session(path: Path, speed: float | None) -> Session:
     """A recording played back through today's pipeline and settings, with the calibrations
-    the session used."""
+    the session used. A file that is not a readable recording raises here, before any screen
+    opens."""
+    from monitor.recording.reader import Recording
+    from monitor.recording.summary import recorded_mountings
     from monitor.transport.replay import ReplayTransport
 
-    replay = ReplayTransport(path, speed=speed)
+    with Recording(path) as recording:
+        mountings = recorded_mountings(recording)
 
-    def replay_pipeline() -> LiveStream:
-        from monitor.recording.reader import Recording
-        from monitor.recording.summary import follow_the_recording
-
+    def replay_pipeline() -> LiveStream:  # afresh after every seek
         live = live_pipeline()
-        with contextlib.suppress(MonitorError, OSError), Recording(path) as recording:
-            follow_the_recording(live.pipeline, recording)  # unreadable: the replay says so
+        if mountings is not None:
+            live.pipeline.follow_recorded_mountings(mountings)
         return live
 
+    replay = ReplayTransport(path, speed=speed)
     return Session(
         transport=replay,
         label=path.name,

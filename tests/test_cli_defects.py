@@ -7,6 +7,7 @@ import math
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -66,3 +67,15 @@ def test_the_status_line_shows_the_mean_angle_over_the_second_not_one_reading() 
     assert frontal[49] == frontal[99] == -3.2  # one reading a second: the trough every line
     line = status.render()
     assert "sagittal +4.0° frontal -0.2°" in line, line
+
+
+def test_replaying_a_file_that_is_no_recording_is_one_line_before_any_screen(
+    tmp_path: Path,
+) -> None:
+    not_a_recording = tmp_path / "day.csv"
+    not_a_recording.write_text("t,ax,ay,az\n0,0,0,9.81\n")
+    result = tiltmon("replay", str(not_a_recording))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"tiltmon: {not_a_recording} is not a tiltmon recording"
+    assert result.stdout == ""  # the dashboard never drew a frame
+    assert not_a_recording.read_text() == "t,ax,ay,az\n0,0,0,9.81\n"
