@@ -19,6 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
+from calibration import CalibrationResult
 from monitor.config import load_config
 from monitor.control import ControlServer, Message, item_message
 from monitor.errors import MonitorError
@@ -27,7 +31,7 @@ from monitor.notify import DesktopNotifier, NudgeNotifier
 from monitor.nudge import NudgeConfig, NudgeEvent, NudgePolicy
 from monitor.pipeline import PipelineStep
 from monitor.session import Session, earlier_totals
-from monitor.transport.items import Notification
+from monitor.transport.items import DeviceInfo, LinkEvent, LinkEventKind, Notification
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +44,13 @@ class Broadcaster:
 
     server: ControlServer
     last_item_t: float | None = None
+    device: DeviceInfo | None = None  # the sensor's identity, for a calibration's profile
 
     def on_step(self, step: PipelineStep) -> None:
         item = step.item
         self.last_item_t = item.received_at if isinstance(item, Notification) else item.at
+        if isinstance(item, LinkEvent) and item.kind is LinkEventKind.DEVICE_INFO:
+            self.device = item.device_info
         self.server.publish(item_message(item))
 
 
@@ -62,6 +69,10 @@ def apply_answer(live: LiveStream, message: Message) -> tuple[NudgeEvent, ...]:
     """
     action = message.get("action")
     t = float(message["t"])
+    if action == "calibration":
+        # A dashboard calibrated the wearer: every pipeline switches to its mounting here.
+        live.pipeline.set_mounting(unit_quaternion(message.get("q_PS")), t)
+        return ()
     if action == "config":
         # The settings file changed (saved from a dashboard): both sides read it at this point.
         use_nudge_config(live, load_config().nudge)
@@ -88,13 +99,61 @@ def use_nudge_config(live: LiveStream, config: NudgeConfig) -> None:
     )
 
 
+VECTORS = ("gyro_bias", "up_S", "forward_S")  # a calibration result's 3-vectors
+
+
+def unit_quaternion(value: object) -> npt.NDArray[np.float64]:
+    """A mounting sent over the socket, checked: four finite numbers of unit length."""
+    try:
+        q = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"not a quaternion: {value!r}") from None
+    if q.shape != (4,) or not np.all(np.isfinite(q)) or abs(float(np.linalg.norm(q)) - 1) > 1e-6:
+        raise ValueError(f"not a unit quaternion: {value!r}")
+    return q
+
+
+def calibration_from(command: Message) -> CalibrationResult:
+    """The result a dashboard's calibration wizard found, as its command carries it."""
+    vectors = {name: np.asarray(command.get(name), dtype=np.float64) for name in VECTORS}
+    if any(v.shape != (3,) or not np.all(np.isfinite(v)) for v in vectors.values()):
+        raise ValueError(f"a calibration needs {', '.join(VECTORS)} as three finite numbers each")
+    quality = command.get("quality", {})
+    if not isinstance(quality, dict) or not isinstance(command.get("method"), str):
+        raise ValueError("a calibration needs its method and quality")
+    return CalibrationResult(
+        q_PS=unit_quaternion(command.get("q_PS")),
+        method=str(command["method"]),
+        quality={str(k): float(v) for k, v in quality.items()},
+        created=str(command.get("created", "")),
+        **vectors,
+    )
+
+
+def calibration_command(result: CalibrationResult) -> dict[str, object]:
+    """The fields of the ``calibration`` command for a finished calibration."""
+    return {
+        "q_PS": result.q_PS.tolist(),
+        **{name: getattr(result, name).tolist() for name in VECTORS},
+        "method": result.method,
+        "quality": dict(result.quality),
+        "created": result.created,
+    }
+
+
 def command_error(command: Message, *, strict: bool) -> str | None:
     """Why a client's command is refused, or None when it is fine."""
     name = command.get("cmd")
     if name == "config":
         return None  # re-read the settings file: allowed in strict mode too
+    if name == "calibration":
+        try:
+            calibration_from(command)
+        except (TypeError, ValueError) as exc:
+            return f"calibration refused: {exc}"
+        return None
     if name not in ("snooze", "dismiss"):
-        return f"unknown command {name!r}: use snooze, dismiss or config"
+        return f"unknown command {name!r}: use snooze, dismiss, config or calibration"
     if strict:
         return "strict mode is on: nudges cannot be snoozed or dismissed, only stood up for"
     if name == "snooze" and command.get("minutes") is not None:
@@ -137,6 +196,8 @@ async def run_service(
         error = command_error(command, strict=strict)
         if error is not None:
             return error
+        if command["cmd"] == "calibration":
+            return calibrate(command)
         answer: Message = {
             "type": "answer",
             "action": command["cmd"],
@@ -151,6 +212,20 @@ async def run_service(
         server.publish(answer)
         log.info("%s from an attached dashboard", command["cmd"])
         return None
+
+    def calibrate(command: Message) -> str | None:
+        """Save and record the calibration, switch to it, and have every dashboard switch at
+        the same point of the stream."""
+        t = data_time(live, broadcaster.last_item_t)
+        result = calibration_from(command)
+        failed = None
+        try:
+            session.apply_calibration(live, result, broadcaster.device, t)
+        except OSError as exc:  # in use all the same: it just could not be kept for next time
+            failed = f"calibration in use but not saved: {exc}"
+        server.publish({"type": "answer", "action": "calibration", "t": t, "q_PS": command["q_PS"]})
+        log.info("calibration from an attached dashboard")
+        return failed
 
     server = ControlServer(socket_path, hello, on_command)
     broadcaster = Broadcaster(server)

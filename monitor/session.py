@@ -327,7 +327,6 @@ async def attach_session(socket: Path | None = None) -> Session:
     return Session(
         transport=attached,
         label=f"service: {hello.get('label', '?')}",
-        can_calibrate=False,
         attached=attached,
         # The day so far is caught up in 30 s runs (identical results, many times faster);
         # the dashboard flushes them before each answer and goes packet by packet once live.

@@ -24,12 +24,13 @@ from textual.theme import Theme
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerCancelled
 
-from calibration import CalibrationResult
+from calibration import CalibrationResult, profile_path
 from monitor.config import load_config, save_config
 from monitor.errors import MonitorError, NotPairedError
 from monitor.notify import DesktopNotifier, nudge_text
 from monitor.nudge import NudgeConfig, NudgeEvent, NudgeShown
-from monitor.service import apply_answer, use_nudge_config
+from monitor.pipeline import profile_id
+from monitor.service import apply_answer, calibration_command, use_nudge_config
 from monitor.session import Session, earlier_totals
 from monitor.tui.screens.calibration import CalibrationScreen
 from monitor.tui.screens.guide import GuideScreen
@@ -365,6 +366,8 @@ class DashboardApp(App[None]):
             self.state.answers.append(f"Snoozed: no nudges for {float(minutes):g} minutes.")
         elif message.get("action") == "config":
             self.state.answers.append("The service uses the new settings.")
+        elif message.get("action") == "calibration":
+            self.state.answers.append("The service uses the new calibration.")
         elif events:
             self.state.answers.append("Nudge dismissed.")
 
@@ -381,7 +384,13 @@ class DashboardApp(App[None]):
         self.refresh_view()
 
     def finish_calibration(self, result: CalibrationResult, t: float) -> Path | None:
-        """Save the profile under the sensor's serial and switch the pipeline to it."""
+        """Save the profile under the sensor's serial and switch the pipeline to it.
+
+        Attached to the service, the service does both (it holds the sensor and the
+        recording) and every dashboard switches when it echoes the calibration back."""
+        if self.session.attached is not None:
+            self.session.attached.send("calibration", **calibration_command(result))
+            return profile_path(profile_id(self.state.device))
         try:
             return self.session.apply_calibration(self.state.live, result, self.state.device, t)
         except OSError as exc:
@@ -393,6 +402,9 @@ class DashboardApp(App[None]):
     def action_calibrate(self) -> None:
         if not self.session.can_calibrate:
             self.notify("Calibration needs a live sensor, not a replay.", timeout=4)
+            return
+        if self.state.catching_up:  # the wizard follows the wearer now, not the day so far
+            self.notify("Calibration can start once the service's day has caught up.", timeout=4)
             return
         if not any(isinstance(s, CalibrationScreen) for s in self.screen_stack):
             self.push_screen(CalibrationScreen())

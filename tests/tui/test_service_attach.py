@@ -21,21 +21,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import T0, SimItems, pipeline_factory, sim_items
 from items_transport import ItemsTransport
 from recordings import record_today
 from textual.pilot import Pilot
 
+from calibration import CalibrationResult, load_profile
 from monitor.config import UserConfig, save_config
 from monitor.control import AttachedTransport, ControlError, ControlServer
 from monitor.live import LiveStream
 from monitor.notify import DesktopNotifier
 from monitor.nudge import NudgeConfig
+from monitor.pipeline import MountingSource, profile_id
 from monitor.recording import read_info
-from monitor.service import run_service
+from monitor.service import calibration_command, run_service
 from monitor.session import Session, attach_session
 from monitor.tui.app import DashboardApp
+from monitor.tui.screens.calibration import CalibrationScreen
 from monitor.tui.screens.nudge import NudgeScreen
 
 
@@ -300,6 +304,70 @@ async def test_bad_commands_are_refused_in_one_line(run_dir: Path) -> None:
         assert "a snooze lasts" in client.errors[0]
         assert "unknown command 'reboot'" in client.errors[1]
         assert service.live.pipeline.nudge_state.snoozed_until is None
+
+
+async def test_a_bad_calibration_is_refused_and_changes_nothing(run_dir: Path) -> None:
+    async with service_on(run_dir, stop_at_s=60) as service:
+        await service.transport.waiting.wait()
+        before = service.live.pipeline.q_PS
+        async with AttachedTransport(service.socket) as client:
+            reader = asyncio.create_task(_drain(client))
+            fields = calibration_command(calibration_result(about_x(8.0)))
+            client.send("calibration", **(fields | {"q_PS": [1.0, 1.0, 0.0, 0.0]}))
+            client.send("calibration", **(fields | {"up_S": [0.0, "nan", 1.0]}))
+            await until(lambda: len(client.errors) == 2, 10)
+            reader.cancel()
+        assert client.errors[0].startswith("calibration refused: not a unit quaternion")
+        assert client.errors[1].startswith("calibration refused: a calibration needs")
+        assert service.live.pipeline.q_PS is before
+
+
+def about_x(deg: float) -> np.ndarray:
+    half = np.radians(deg) / 2
+    return np.array([np.cos(half), np.sin(half), 0.0, 0.0])
+
+
+def calibration_result(q_PS: np.ndarray) -> CalibrationResult:
+    return CalibrationResult(
+        q_PS=q_PS,
+        gyro_bias=np.array([0.001, -0.002, 0.0005]),
+        up_S=np.array([0.0, 0.0, 1.0]),
+        forward_S=np.array([1.0, 0.0, 0.0]),
+        method="walk",
+        quality={"still_s": 5.0, "walk_s": 12.0},
+        created="2026-11-30T09:00:00+00:00",
+    )
+
+
+async def test_calibrating_from_the_attached_dashboard_switches_the_service_and_the_mirror(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wizard runs on the stream the dashboard mirrors; the service (which holds the sensor
+    and the recording) saves the profile and switches, and the mirror switches where it did."""
+    monkeypatch.setenv("TILTMON_DATA_DIR", str(run_dir / "data"))
+    async with service_on(run_dir, stop_at_s=5 * 60) as service:
+        await service.transport.waiting.wait()
+        app = DashboardApp(await service.attach(), bell=False, blink=False)
+        async with app.run_test() as pilot:
+            await until(lambda: not app.state.catching_up)
+            await pilot.press("c")
+            assert isinstance(app.screen, CalibrationScreen)  # offered while attached
+            q = about_x(8.0)
+            saved = app.finish_calibration(calibration_result(q), 0.0)  # as the wizard does
+            assert not np.allclose(app.state.live.pipeline.q_PS, q)  # the wearer's old one
+            await until(lambda: np.allclose(app.state.live.pipeline.q_PS, q))
+            assert np.allclose(service.live.pipeline.q_PS, q)
+            assert app.state.live.pipeline.mounting_source is MountingSource.PROFILE
+            assert saved is not None and saved.exists()  # saved by the service
+            assert np.allclose(load_profile(profile_id(app.state.device)).q_PS, q)
+            await pilot.press("escape")
+            service.transport.go()
+            await service.transport.drained.wait()
+            await until(lambda: app.state.live.assembler.stats.samples
+                        == service.live.assembler.stats.samples)  # fmt: skip
+            mirror, served = app.state.live.pipeline, service.live.pipeline
+            assert mirror.latest_snapshot == served.latest_snapshot  # the same angles after it
+            await pilot.press("q")
 
 
 @pytest.mark.slow
