@@ -19,18 +19,22 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from monitor.activity import TiltZone
+from monitor.coach.history import CoachHistory
+from monitor.coach.history import build_history as build_coach_history
 from monitor.private_files import private_output
 from monitor.recording import RecordingError, data_dir, list_sessions
-from monitor.recording.reader import SessionState, session_state
+from monitor.recording.reader import Recording, SessionState, session_state
 from monitor.recording.summary import summarise_replay
 from monitor.report import SessionTimeline, build_report, duration, recorded_decisions
 from monitor.transport.replay import ReplayTransport
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+# 2: coach columns; replays follow the calibrations each session used
+CACHE_VERSION = 2
 PERIOD_DAYS = {"week": 7, "month": 30}
 
 
@@ -52,17 +56,28 @@ class DaySummary:
     nudges: int
     nudges_followed: int
     zone_min: dict[str, float] = field(default_factory=dict)  # sitting or standing, per zone
+    # The coach (recorded events, not replayed): routines, their repetitions, range tests, and
+    # the sagittal range of the day's last range test (None: no test that day).
+    routines: int = 0
+    repetitions: int = 0
+    range_tests: int = 0
+    sagittal_range_deg: float | None = None
 
     @property
     def date(self) -> dt.date:
         return dt.date.fromisoformat(self.day)
 
     def row(self) -> dict[str, object]:
-        """The CSV row: the figures, then a column per tilt zone."""
-        figures = {k: v for k, v in asdict(self).items() if k != "zone_min"}
-        return figures | {
-            f"{zone.value}_min": self.zone_min.get(zone.value, 0.0) for zone in TiltZone
-        }
+        """The CSV row: the figures, a column per tilt zone, then the coach's."""
+        figures = {k: v for k, v in asdict(self).items() if k not in ("zone_min", *COACH)}
+        zones = {f"{zone.value}_min": self.zone_min.get(zone.value, 0.0) for zone in TiltZone}
+        coach = {k: getattr(self, k) for k in COACH}
+        if coach["sagittal_range_deg"] is None:
+            coach["sagittal_range_deg"] = ""
+        return figures | zones | coach
+
+
+COACH = ("routines", "repetitions", "range_tests", "sagittal_range_deg")
 
 
 def empty_day(day: dt.date) -> DaySummary:
@@ -112,9 +127,19 @@ def recordings_by_day(
     return dict(days), live, notes
 
 
+def recorded_coach_history(paths: Sequence[Path]) -> CoachHistory:
+    """The coach's recorded events in these recordings (read, not replayed)."""
+    found: list[tuple[float, str, dict[str, Any]]] = []
+    for path in paths:
+        with Recording(path) as recording:
+            found += [(e.at, e.kind, e.data) for e in recording.app_events()]
+    return build_coach_history(found)
+
+
 async def summarise_day(day: dt.date, paths: Sequence[Path]) -> DaySummary:
     """Replay the day's recordings and reduce them to its row."""
     timelines = [await replay_timeline(p) for p in paths]
+    coach = recorded_coach_history(paths)
     report = build_report(day.isoformat(), timelines)
     figures = report.totals.summary()
     zone_min = figures["zone_min"]
@@ -134,6 +159,10 @@ async def summarise_day(day: dt.date, paths: Sequence[Path]) -> DaySummary:
         nudges=int(_number(figures["nudges"])),
         nudges_followed=int(_number(figures["nudges_followed_by_break"])),
         zone_min={str(k): float(v) for k, v in zone_min.items()},
+        routines=len(coach.routines),
+        repetitions=sum(r.repetitions for r in coach.routines),
+        range_tests=len(coach.ranges),
+        sagittal_range_deg=coach.ranges[-1].sagittal_range_deg if coach.ranges else None,
     )
 
 
@@ -279,7 +308,7 @@ def render_history(history: History) -> str:
         f" {len(history.recorded)} of {len(history.days)} days recorded",
         "",
         f"{'day':<10}  {'sitting':>10}  {'>30':>3}  {'>60':>3}  {'breaks':>6}  {'upright':>10}"
-        f"  {'neutral':>7}  {'nudges':>8}",
+        f"  {'neutral':>7}  {'nudges':>8}  {'coach':>5}",
     ]
     for d in history.days:
         if not d.sessions:
@@ -291,7 +320,7 @@ def render_history(history: History) -> str:
         lines.append(
             f"{d.date:%a %d %b}  {duration(d.sitting_min * 60):>10}  {d.bouts_over_30_min:>3}"
             f"  {d.bouts_over_60_min:>3}  {d.breaks:>6}  {duration(upright):>10}  {neutral:>7}"
-            f"  {d.nudges_followed:>3} / {d.nudges:<2}"
+            f"  {d.nudges_followed:>3} / {d.nudges:<2}  {d.repetitions or '–':>5}"
         )
     if history.recorded:
         avg = averages(history)
@@ -300,5 +329,6 @@ def render_history(history: History) -> str:
             f"a recorded day: sitting {duration(avg['sitting_min'] * 60)},"
             f" {avg['breaks']:.1f} breaks, {avg['bouts_over_60_min']:.1f} bouts over 60 min",
         ]
-    lines.append("(nudges: followed by a break / shown; neutral: share of zoned time)")
+    lines.append("(nudges: followed by a break / shown; neutral: share of zoned time;")
+    lines.append(" coach: repetitions done in guided routines)")
     return "\n".join(lines)

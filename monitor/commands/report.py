@@ -12,16 +12,14 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
-from monitor.coach.history import CoachHistory, build_history, render_history
+from monitor.coach.history import render_history
 from monitor.commands.replay import resolve_recording
 from monitor.errors import MonitorError
 from monitor.private_files import check_output
 from monitor.recording import RecordingError, list_sessions, sessions_dir
-from monitor.recording.reader import Recording
 from monitor.report import DayReport, SessionTimeline, build_report, render_text
-from monitor.report_history import replay_timeline
+from monitor.report_history import recorded_coach_history, replay_timeline
 
 
 def parse_day(text: str | None) -> dt.date:
@@ -75,7 +73,7 @@ async def run_report(args: argparse.Namespace) -> int:
         from monitor.report_png import draw_day
 
         drawn = draw_day(report, Path(args.png) if args.png else png)
-    coach = coach_history(paths)
+    coach = recorded_coach_history(paths)
     if args.json:
         figures = {**report.figures(), "coach": coach.figures()}
         print(json.dumps({**figures, "png": str(drawn) if drawn else None}))
@@ -90,15 +88,6 @@ async def run_report(args: argparse.Namespace) -> int:
         if drawn is not None:
             print(f"\ntimeline: {drawn}")
     return 0 if report.snapshots else 1
-
-
-def coach_history(paths: list[Path]) -> CoachHistory:
-    """The coach's recorded events in these recordings (read, not replayed)."""
-    found: list[tuple[float, str, dict[str, Any]]] = []
-    for path in paths:
-        with Recording(path) as recording:
-            found += [(e.at, e.kind, e.data) for e in recording.app_events()]
-    return build_history(found)
 
 
 def report_for(paths: list[Path], title: str) -> DayReport:

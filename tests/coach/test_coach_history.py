@@ -11,9 +11,11 @@ from monitor.coach.history import build_history, render_history
 from monitor.coach.range_test import RangeResult
 from monitor.coach.routine import RoutineRun
 from monitor.commands.coach import load_history
-from monitor.commands.report import coach_history
 from monitor.exercises import load_catalogue
 from monitor.recording import SessionRecorder
+from monitor.report_history import build_history as build_day_history
+from monitor.report_history import history_csv, recorded_coach_history
+from monitor.report_history import render_history as render_days
 
 DAY = 86400.0
 T0 = 1_764_000_000.0
@@ -78,5 +80,37 @@ def test_history_and_day_report_read_the_recordings(
     recorder = SessionRecorder(path, transport="sim:test", started_at=now - 300)
     recorder.record_event(*events.range_event(range_result(now - 200, 28.0)))
     recorder.close()
-    assert [p.sagittal_range_deg for p in coach_history([path]).ranges] == [28.0]
+    assert [p.sagittal_range_deg for p in recorded_coach_history([path]).ranges] == [28.0]
     assert [p.sagittal_range_deg for p in load_history(7).ranges] == [28.0]
+
+
+async def test_the_week_report_has_the_coach_s_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+    import time
+
+    monkeypatch.setenv("TILTMON_DATA_DIR", str(tmp_path))
+    now = time.time()
+    path = tmp_path / "sessions" / "a.tiltmon"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    recorder = SessionRecorder(path, transport="sim:test", started_at=now - 600)
+    recorder.record_event(*events.range_event(range_result(now - 500, 26.0)))
+    recorder.record_event(*events.range_event(range_result(now - 400, 29.5)))
+    t, kind, data = events.routine_event(a_routine(now - 300).stop(now - 200))
+    recorder.record_event(t, kind, data | {"repetitions": 14})
+    recorder.close()
+
+    today = dt.datetime.fromtimestamp(now - 600).date()
+    history = await build_day_history(tmp_path / "sessions", today, 7, cache=tmp_path / "c.json")
+    row = history.days[-1]
+    assert (row.routines, row.repetitions, row.range_tests) == (1, 14, 2)
+    assert row.sagittal_range_deg == 29.5  # the day's last test
+    assert [d.range_tests for d in history.days[:-1]] == [0] * 6
+    csv_text = history_csv(history).splitlines()
+    assert csv_text[0].endswith(",routines,repetitions,range_tests,sagittal_range_deg")
+    assert csv_text[-1].endswith(",1,14,2,29.5") and csv_text[1].endswith(",0,0,0,")
+    table = render_days(history).splitlines()
+    today_line = next(line for line in table if line.startswith(f"{today:%a %d %b}"))
+    assert table[2].endswith("coach") and today_line.endswith("   14")
+    assert all(len(line) <= 80 for line in table)
