@@ -8,8 +8,8 @@ socket). Once the service has taken it all, a client attaches as the dashboard d
 (``attach_session``: ``AttachedTransport`` and a mirror pipeline) and goes through the history
 to the ``live`` marker; it is timed (wall and this process's CPU, the idle service included)
 caught up in 30 s runs, as the dashboard does, and packet by packet, as a live stream is fed.
-Also printed: the history the service keeps for later clients (bytes), and that the mirror ended
-equal to the service (nudge state and the day's totals).
+Also printed: the history the service keeps on disk for later clients (bytes), and that the
+mirror ended equal to the service (nudge state and the day's totals).
 """
 
 from __future__ import annotations
@@ -153,8 +153,8 @@ async def main(hours: float, rate: int) -> None:
         await asyncio.sleep(0.5)
         print(f"service took the day in {time.perf_counter() - start:.1f} s (packet by packet)")
         server = servers[0]
-        history = sum(len(line) for line in server._history)  # type: ignore[attr-defined]
-        print(f"history kept for later clients: {history / 1e6:.1f} MB")
+        history = server._history.size  # type: ignore[attr-defined]
+        print(f"history kept for later clients: {history / 1e6:.1f} MB, on disk (anonymous file)")
         wall, cpu, mirror = await time_attach(socket, coalesce=True)
         same = (
             mirror.pipeline.nudge_state == lives[-1].pipeline.nudge_state

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import TracebackType
@@ -41,6 +42,7 @@ SOCKET_ENV_VAR = "TILTMON_SOCKET"
 SOCKET_NAME = "control.sock"
 CLIENT_BUFFER_LIMIT = 64 * 1024 * 1024  # a client this far behind is dropped (it may reattach)
 LINE_LIMIT = 1024 * 1024  # the longest line either side accepts
+HISTORY_CHUNK = 256 * 1024  # a late client gets the day so far this much at a time
 
 Message = dict[str, Any]
 
@@ -97,6 +99,31 @@ def decode(line: bytes) -> Message:
 # --- the service's side --------------------------------------------------------------------------
 
 
+class History:
+    """Every line the service published, in order, kept on disk rather than in memory: a
+    service runs all day and for days (about 7 MB an hour at 100 Hz).
+
+    The file is anonymous (``O_TMPFILE`` where the system has it; unlinked at once otherwise)
+    and owner-only in the data directory: nothing of it outlives the process, even a crash.
+    """
+
+    def __init__(self, directory: Path | None = None) -> None:
+        directory = directory or data_dir()
+        make_private_dirs(directory)
+        self._file = tempfile.TemporaryFile(dir=directory, buffering=0)  # noqa: SIM115 - closed by close()
+        self.size = 0
+
+    def append(self, line: bytes) -> None:
+        self._file.write(line)  # unbuffered: a client catching up reads it at once
+        self.size += len(line)
+
+    def read(self, offset: int, limit: int) -> bytes:
+        return os.pread(self._file.fileno(), min(limit, self.size - offset), offset)
+
+    def close(self) -> None:
+        self._file.close()
+
+
 class ControlServer:
     """Serves the stream's items and answers to attached clients, and takes their commands.
 
@@ -113,7 +140,7 @@ class ControlServer:
         self.path = path
         self.hello = hello
         self.on_command = on_command
-        self._history: list[bytes] = []  # every item and answer so far, encoded
+        self._history: History | None = None  # every item and answer so far, encoded
         self._clients: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[Any]] = set()
         self._server: asyncio.Server | None = None
@@ -125,6 +152,7 @@ class ControlServer:
     async def start(self) -> None:
         make_private_dirs(self.path.parent)  # a directory it creates is 0700; others untouched
         await _claim(self.path)
+        self._history = History()
         # The socket is created owner-only: no moment when another user could connect.
         old_umask = os.umask(0o177)
         try:
@@ -148,10 +176,14 @@ class ControlServer:
                 await self._server.wait_closed()
         with contextlib.suppress(OSError):
             _remove(self.path)
+        if self._history is not None:
+            self._history.close()
 
     def publish(self, message: Message) -> None:
         """Keep ``message`` for later clients and send it to those attached."""
         line = encode(message)
+        if self._history is None:
+            raise RuntimeError("start the control server before publishing")
         self._history.append(line)
         for writer in list(self._clients):
             self._send(writer, line)
@@ -177,11 +209,13 @@ class ControlServer:
         if handler is not None:
             self._handlers.add(handler)
             handler.add_done_callback(self._handlers.discard)
-        writer.write(encode(self.hello | {"clients": self.clients + 1}))
-        writer.writelines(self._history)
-        writer.write(encode({"type": "live"}))  # the history ends here: what follows is live
-        self._clients.add(writer)
         try:
+            writer.write(encode(self.hello | {"clients": self.clients + 1}))
+            await self._catch_up(writer)
+            # No await from the history's end to here: every line published from now on is
+            # sent to this client live, none twice and none missed.
+            writer.write(encode({"type": "live"}))  # the history ends here: what follows is live
+            self._clients.add(writer)
             while line := await reader.readline():
                 try:
                     command = decode(line)
@@ -198,6 +232,18 @@ class ControlServer:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+    async def _catch_up(self, writer: asyncio.StreamWriter) -> None:
+        """The history so far, a chunk at a time as the client takes it (memory stays flat
+        however long the service has run); lines published meanwhile are read too."""
+        history = self._history
+        assert history is not None
+        offset = 0
+        while offset < history.size:
+            chunk = history.read(offset, HISTORY_CHUNK)
+            offset += len(chunk)
+            writer.write(chunk)
+            await writer.drain()
 
 
 async def _claim(path: Path) -> None:
