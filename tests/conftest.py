@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,16 @@ def _private_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TILTMON_DATA_DIR", str(path))
         yield path
+
+
+@pytest.fixture
+def run_dir() -> Iterator[Path]:
+    """A short private directory: a Unix socket's path must stay under about 100 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="tm-", dir="/tmp"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,6 +69,17 @@ def test_range_over_time_routines_and_nudges_followed() -> None:
     assert figures["nudge_exercises_done"] == 1 and len(figures["range_tests"]) == 2  # type: ignore[arg-type]
 
 
+def recorded(data: Path, started_at: float, found: list[tuple[float, str, dict[str, Any]]]) -> Path:
+    """A session in the data directory with nothing in it but these coach events."""
+    path = data / "sessions" / "a.tiltmon"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    recorder = SessionRecorder(path, transport="sim:test", started_at=started_at)
+    for event in found:
+        recorder.record_event(*event)
+    recorder.close()
+    return path
+
+
 def test_history_and_day_report_read_the_recordings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -75,11 +87,7 @@ def test_history_and_day_report_read_the_recordings(
     import time
 
     now = time.time()
-    path = tmp_path / "sessions" / "a.tiltmon"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    recorder = SessionRecorder(path, transport="sim:test", started_at=now - 300)
-    recorder.record_event(*events.range_event(range_result(now - 200, 28.0)))
-    recorder.close()
+    path = recorded(tmp_path, now - 300, [events.range_event(range_result(now - 200, 28.0))])
     assert [p.sagittal_range_deg for p in recorded_coach_history([path]).ranges] == [28.0]
     assert [p.sagittal_range_deg for p in load_history(7).ranges] == [28.0]
 
@@ -92,14 +100,13 @@ async def test_the_week_report_has_the_coach_s_columns(
 
     monkeypatch.setenv("TILTMON_DATA_DIR", str(tmp_path))
     now = time.time()
-    path = tmp_path / "sessions" / "a.tiltmon"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    recorder = SessionRecorder(path, transport="sim:test", started_at=now - 600)
-    recorder.record_event(*events.range_event(range_result(now - 500, 26.0)))
-    recorder.record_event(*events.range_event(range_result(now - 400, 29.5)))
     t, kind, data = events.routine_event(a_routine(now - 300).stop(now - 200))
-    recorder.record_event(t, kind, data | {"repetitions": 14})
-    recorder.close()
+    found = [
+        events.range_event(range_result(now - 500, 26.0)),
+        events.range_event(range_result(now - 400, 29.5)),
+        (t, kind, data | {"repetitions": 14}),
+    ]
+    recorded(tmp_path, now - 600, found)
 
     today = dt.datetime.fromtimestamp(now - 600).date()
     history = await build_day_history(tmp_path / "sessions", today, 7, cache=tmp_path / "c.json")

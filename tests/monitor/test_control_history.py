@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,16 +12,6 @@ import pytest
 from monitor.control import HISTORY_CHUNK, ControlServer, History
 
 PAD = "x" * 200  # lines about as long as a notification's
-
-
-@pytest.fixture
-def run_dir() -> Iterator[Path]:
-    """A short private directory: a Unix socket's path must stay under about 100 bytes."""
-    path = Path(tempfile.mkdtemp(prefix="tm-", dir="/tmp"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def line(i: int) -> dict[str, object]:

@@ -11,11 +11,9 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 import signal
 import stat
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,16 +39,6 @@ from monitor.session import Session, attach_session
 from monitor.tui.app import DashboardApp
 from monitor.tui.screens.calibration import CalibrationScreen
 from monitor.tui.screens.nudge import NudgeScreen
-
-
-@pytest.fixture
-def run_dir() -> Iterator[Path]:
-    """A short private directory: a Unix socket's path must stay under about 100 bytes."""
-    path = Path(tempfile.mkdtemp(prefix="tm-", dir="/tmp"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @dataclass
