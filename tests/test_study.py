@@ -240,6 +240,7 @@ def test_a_study_on_a_terminal_shows_a_progress_bar(cohort: Path, tmp_path: Path
     assert stdout.startswith("analysed 3, unchanged 0, failed 0 of 3")
 
 
+@pytest.mark.slow
 def test_json_is_one_line_and_no_progress_even_on_a_terminal(cohort: Path, tmp_path: Path) -> None:
     bad = tmp_path / "broken.csv"
     bad.write_text("t,ax,ay,az\n0,1,2\n")

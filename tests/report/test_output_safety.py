@@ -182,6 +182,7 @@ def test_a_full_disk_in_analyze_is_one_line(imu_csv: Path, tmp_path: Path) -> No
     assert left == []  # no partial file left behind
 
 
+@pytest.mark.slow
 @needs_tmpfs
 def test_a_full_disk_in_export_and_report_is_one_line(session: Path, tmp_path: Path) -> None:
     disk = tmp_path / "disk"
@@ -220,6 +221,7 @@ def test_an_unknown_scenario_is_the_users_typo_not_a_bug() -> None:
     one_line_failure(result, "unknown scenario 'no_such_scenario'")
 
 
+@pytest.mark.slow
 def test_the_report_image_never_replaces_a_recording(session: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy.tiltmon"
     shutil.copy(session, copy)

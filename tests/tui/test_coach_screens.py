@@ -94,6 +94,7 @@ async def test_a_routine_counts_per_side_and_records_what_was_done(tmp_path: Pat
     assert found[-1].data["completed"] is True
 
 
+@pytest.mark.slow
 async def test_pause_skip_and_stop_from_the_keys(tmp_path: Path) -> None:
     sim = sim_items(LATERAL, 1, 50)
     app, transport = make_app(sim, stops=(0, sim.index_at(40.0), sim.index_at(60.0)))
