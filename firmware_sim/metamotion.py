@@ -16,21 +16,16 @@ sensor (:class:`firmware_sim.peripheral.SimulatedDevice`); nothing here comes fr
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from bumble import data_types
-from bumble.core import UUID
-from bumble.device import Connection, Device
-from bumble.gatt import Characteristic, CharacteristicValue, Service
+from bumble.device import Connection
+from bumble.gatt import Service
 
-from firmware_sim import protocol as p
-from firmware_sim.peripheral import Faults, SimulatedDevice, SourceFactory
+from firmware_sim.gatt_device import ProductInfo, VendorDevice
 from firmware_sim.simulation import SimulatedRecording
 
 log = logging.getLogger(__name__)
@@ -80,65 +75,23 @@ def bmi160_gyro_counts(counts: npt.NDArray[np.int16], range_dps: int) -> npt.NDA
     return np.clip(np.round(scaled), -32768, 32767).astype(np.int16)
 
 
-class MetaMotionDevice(SimulatedDevice):
-    def __init__(
-        self,
-        device: Device,
-        source_factory: SourceFactory,
-        *,
-        faults: Faults = Faults(),
-        clock_drift_ppm: float = 0.0,
-        seed: int = 0,
-    ) -> None:
-        super().__init__(
-            device, source_factory, faults=faults, clock_drift_ppm=clock_drift_ppm, seed=seed
-        )
+class MetaMotionDevice(VendorDevice):
+    product = ProductInfo("MbientLab Inc", "MetaMotion RL (simulated)", "sim-1.7.3")
+
+    def _setup(self, seed: int) -> None:
         self.sensors = {module: SensorState(DEFAULT_CONFIG[module]) for module in (ACC, GYRO)}
         self.serial = f"{seed:06X}"
         self._stream_shape: tuple[int, int, int] | None = None  # rate, acc range, gyro range
-        self._build_gatt()
-
-    @property
-    def streaming(self) -> bool:
-        return self._stream_task is not None
 
     @property
     def rate_hz(self) -> int | None:
         return RATE_BY_ODR.get(self.sensors[ACC].config[0] & 0x0F)
 
     def _build_gatt(self) -> None:
-        props = Characteristic.Properties
-        self.command_char: Characteristic[bytes] = Characteristic(
-            COMMAND_UUID,
-            props.WRITE | props.WRITE_WITHOUT_RESPONSE,
-            Characteristic.WRITEABLE,
-            CharacteristicValue(read=self._reject_read, write=self._on_command),
-        )
-        self.notify_char: Characteristic[bytes] = Characteristic(
-            NOTIFY_UUID,
-            props.NOTIFY,
-            Characteristic.READABLE,
-            CharacteristicValue(read=self._reject_read, write=self._reject_write),
-        )
-        info = [
-            (p.MANUFACTURER_NAME_UUID, "MbientLab Inc"),
-            (p.MODEL_NUMBER_UUID, "MetaMotion RL (simulated)"),
-            (p.SERIAL_NUMBER_UUID, self.serial),
-            (p.FIRMWARE_REVISION_UUID, "sim-1.7.3"),
-        ]
-        self.device.add_services(
-            [
-                Service(SERVICE_UUID, [self.command_char, self.notify_char]),
-                self._battery_service(),
-                self._device_info_service(info),
-            ]
-        )
-        self._listen(
-            [
-                data_types.CompleteListOf128BitServiceUUIDs([UUID(SERVICE_UUID)]),
-                data_types.CompleteLocalName(self.device.name[:8]),
-            ]
-        )
+        self.command_char = self._command_characteristic(COMMAND_UUID, self._on_command)
+        data_char = self._data_characteristic(NOTIFY_UUID)
+        self._add_services([Service(SERVICE_UUID, [self.command_char, data_char])], battery=True)
+        self._advertise(SERVICE_UUID)
 
     # --- commands ------------------------------------------------------------------------------
 
@@ -182,32 +135,21 @@ class MetaMotionDevice(SimulatedDevice):
             shape = (rate, ACC_RANGE_BY_CODE[acc.config[1]], GYR_RANGE_BY_CODE[gyro.config[1]])
         if shape == self._stream_shape and (shape is None) == (self._stream_task is None):
             return
-        if self._stream_task is not None:
-            self._stream_task.cancel()
-            self._stream_task = None
+        self._stop_streaming_now()
         self._stream_shape = shape
         if shape is not None:
             packed = any(s.active and s.packed for s in (acc, gyro))
             per_packet = SAMPLES_PER_PACKED if packed else 1
             self._begin_stream(connection, shape[0], per_packet, (shape[1], shape[2]))
 
-    def _answer(self, connection: Connection, payload: bytes) -> None:
-        async def send() -> None:
-            with contextlib.suppress(Exception):  # the link may already be gone
-                await self._send(connection, payload)
-
-        asyncio.get_running_loop().create_task(send())
-
     # --- streaming -----------------------------------------------------------------------------
 
     def _on_link_down(self) -> None:
+        super()._on_link_down()
         # The sensors stay configured; their data subscriptions end with the link.
         for sensor in self.sensors.values():
             sensor.single = sensor.packed = sensor.running = False
         self._stream_shape = None
-
-    def _on_battery_change(self, connection: Connection, percent: int) -> None:
-        self._notify_battery_level(connection, percent)
 
     def _frames(
         self, index: int, acc: npt.NDArray[np.int16], gyr: npt.NDArray[np.int16]
@@ -224,12 +166,6 @@ class MetaMotionDevice(SimulatedDevice):
             else:
                 frames.extend(encode_data(module, row[None, :], packed=False) for row in counts)
         return frames
-
-    def _frame(self, index: int, acc: npt.NDArray[np.int16], gyr: npt.NDArray[np.int16]) -> bytes:
-        return self._frames(index, acc, gyr)[0]
-
-    async def _send(self, connection: Connection, payload: bytes) -> None:
-        await self.device.notify_subscriber(connection, self.notify_char, payload)
 
 
 def packetize(

@@ -12,8 +12,6 @@ Same motion, IMU error and fault models as every simulated sensor
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import math
 import re
 import struct
@@ -21,11 +19,10 @@ from collections.abc import Iterator
 
 import numpy as np
 import numpy.typing as npt
-from bumble import data_types
-from bumble.device import Connection, Device
-from bumble.gatt import Characteristic, CharacteristicValue, Service
+from bumble.device import Connection
+from bumble.gatt import Service
 
-from firmware_sim.peripheral import Faults, SimulatedDevice, SourceFactory
+from firmware_sim.gatt_device import VendorDevice
 from firmware_sim.simulation import SimulatedRecording
 
 SERVICE_UUID = "34802252-7185-4d5d-b431-630e7050e8f0"
@@ -64,42 +61,15 @@ def encode_result(reference: int, status: int, extra: bytes = b"") -> bytes:
     return bytes([RESULT, reference]) + struct.pack("<H", status) + extra
 
 
-class MovesenseDevice(SimulatedDevice):
-    def __init__(
-        self,
-        device: Device,
-        source_factory: SourceFactory,
-        *,
-        faults: Faults = Faults(),
-        clock_drift_ppm: float = 0.0,
-        seed: int = 0,
-    ) -> None:
-        super().__init__(
-            device, source_factory, faults=faults, clock_drift_ppm=clock_drift_ppm, seed=seed
-        )
+class MovesenseDevice(VendorDevice):
+    def _setup(self, seed: int) -> None:
         self.subscription: tuple[int, int] | None = None  # (reference, rate)
-        self._build_gatt()
-
-    @property
-    def streaming(self) -> bool:
-        return self._stream_task is not None
 
     def _build_gatt(self) -> None:
-        props = Characteristic.Properties
-        self.write_char: Characteristic[bytes] = Characteristic(
-            WRITE_UUID,
-            props.WRITE | props.WRITE_WITHOUT_RESPONSE,
-            Characteristic.WRITEABLE,
-            CharacteristicValue(read=self._reject_read, write=self._on_command),
-        )
-        self.notify_char: Characteristic[bytes] = Characteristic(
-            NOTIFY_UUID,
-            props.NOTIFY,
-            Characteristic.READABLE,
-            CharacteristicValue(read=self._reject_read, write=self._reject_write),
-        )
-        self.device.add_services([Service(SERVICE_UUID, [self.write_char, self.notify_char])])
-        self._listen([data_types.CompleteLocalName(self.device.name)])
+        self.write_char = self._command_characteristic(WRITE_UUID, self._on_command)
+        data_char = self._data_characteristic(NOTIFY_UUID)
+        self._add_services([Service(SERVICE_UUID, [self.write_char, data_char])])
+        self._advertise()
 
     def _on_command(self, connection: Connection, value: bytes) -> None:
         value = bytes(value)
@@ -117,8 +87,7 @@ class MovesenseDevice(SimulatedDevice):
             if rate not in RATES_HZ:
                 self._answer(connection, encode_result(reference, 400))
                 return
-            if self._stream_task is not None:
-                self._stream_task.cancel()
+            self._stop_streaming_now()
             self.subscription = (reference, rate)
             self._begin_stream(
                 connection, rate, SAMPLES_PER_NOTIFICATION, (ACC_RANGE_G, GYR_RANGE_DPS)
@@ -127,30 +96,20 @@ class MovesenseDevice(SimulatedDevice):
         elif command == UNSUBSCRIBE:
             known = self.subscription is not None and self.subscription[0] == reference
             if known and self._stream_task is not None:
-                self._stream_task.cancel()
-                self._stream_task = None
+                self._stop_streaming_now()
                 self.subscription = None
             self._answer(connection, encode_result(reference, 200 if known else 404))
         else:
             self._answer(connection, encode_result(reference, 400))
 
-    def _answer(self, connection: Connection, payload: bytes) -> None:
-        asyncio.get_running_loop().create_task(self._send_quietly(connection, payload))
-
-    async def _send_quietly(self, connection: Connection, payload: bytes) -> None:
-        with contextlib.suppress(Exception):  # the link may already be gone
-            await self._send(connection, payload)
-
     def _on_link_down(self) -> None:
+        super()._on_link_down()
         self.subscription = None
 
     def _frame(self, index: int, acc: npt.NDArray[np.int16], gyr: npt.NDArray[np.int16]) -> bytes:
         assert self.subscription is not None
         reference, rate = self.subscription
         return encode_imu6(reference, timestamp_ms(index, rate), acc, gyr)
-
-    async def _send(self, connection: Connection, payload: bytes) -> None:
-        await self.device.notify_subscriber(connection, self.notify_char, payload)
 
 
 def packetize(

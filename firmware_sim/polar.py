@@ -22,12 +22,10 @@ from collections.abc import Iterator
 
 import numpy as np
 import numpy.typing as npt
-from bumble import data_types
-from bumble.device import Connection, Device
+from bumble.device import Connection
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
-from firmware_sim import protocol as p
-from firmware_sim.peripheral import Faults, SimulatedDevice, SourceFactory
+from firmware_sim.gatt_device import ProductInfo, VendorDevice
 from firmware_sim.simulation import SimulatedRecording
 
 SERVICE_UUID = "fb005c80-02e7-f387-1cad-8acd2d8df0c8"
@@ -88,28 +86,14 @@ def sample_timestamp_ns(index: int, rate_hz: int = RATE_HZ) -> int:
     return EPOCH_NS + round(index * 1e9 / rate_hz)
 
 
-class PolarDevice(SimulatedDevice):
+class PolarDevice(VendorDevice):
     """The simulated Verity Sense on a bumble ``Device``."""
 
-    def __init__(
-        self,
-        device: Device,
-        source_factory: SourceFactory,
-        *,
-        faults: Faults = Faults(),
-        clock_drift_ppm: float = 0.0,
-        seed: int = 0,
-    ) -> None:
-        super().__init__(
-            device, source_factory, faults=faults, clock_drift_ppm=clock_drift_ppm, seed=seed
-        )
+    product = ProductInfo("Polar Electro Oy", "Polar Sense", "sim-2.1.0")
+
+    def _setup(self, seed: int) -> None:
         self.serial = f"{0x0A1B2C00 + seed % 256:08X}"
         self.started: dict[int, int] = {}  # measurement -> range
-        self._build_gatt()
-
-    @property
-    def streaming(self) -> bool:
-        return self._stream_task is not None
 
     def _build_gatt(self) -> None:
         props = Characteristic.Properties
@@ -119,34 +103,9 @@ class PolarDevice(SimulatedDevice):
             Characteristic.READABLE | Characteristic.WRITEABLE,
             CharacteristicValue(read=lambda _conn: FEATURES, write=self._on_request),
         )
-        self.data: Characteristic[bytes] = Characteristic(
-            DATA_UUID,
-            props.NOTIFY,
-            Characteristic.READABLE,
-            CharacteristicValue(read=self._reject_read, write=self._reject_write),
-        )
-        self.battery_level: Characteristic[bytes] = Characteristic(
-            p.BATTERY_LEVEL_UUID,
-            props.READ | props.NOTIFY,
-            Characteristic.READABLE,
-            CharacteristicValue(
-                read=lambda _conn: bytes([self.battery_percent]), write=self._reject_write
-            ),
-        )
-        info = [
-            (p.MANUFACTURER_NAME_UUID, "Polar Electro Oy"),
-            (p.MODEL_NUMBER_UUID, "Polar Sense"),
-            (p.SERIAL_NUMBER_UUID, self.serial),
-            (p.FIRMWARE_REVISION_UUID, "sim-2.1.0"),
-        ]
-        self.device.add_services(
-            [
-                Service(SERVICE_UUID, [self.control_point, self.data]),
-                Service(p.BATTERY_SERVICE_UUID, [self.battery_level]),
-                self._device_info_service(info),
-            ]
-        )
-        self._listen([data_types.CompleteLocalName(self.device.name)])
+        data_char = self._data_characteristic(DATA_UUID)
+        self._add_services([Service(SERVICE_UUID, [self.control_point, data_char])], battery=True)
+        self._advertise()
 
     # --- control point ---------------------------------------------------------------------
 
@@ -182,9 +141,8 @@ class PolarDevice(SimulatedDevice):
             if kind not in self.started:
                 return ALREADY_IN_STATE, b""
             del self.started[kind]
-            if not self.started and self._stream_task is not None:
-                self._stream_task.cancel()
-                self._stream_task = None
+            if not self.started:
+                self._stop_streaming_now()
             return OK, b""
         if kind in self.started:
             return ALREADY_IN_STATE, b""
@@ -212,14 +170,8 @@ class PolarDevice(SimulatedDevice):
     # --- streaming -------------------------------------------------------------------------
 
     def _on_link_down(self) -> None:
+        super()._on_link_down()
         self.started.clear()
-
-    def _on_battery_change(self, connection: Connection, percent: int) -> None:
-        asyncio.get_running_loop().create_task(self._notify_battery(connection, percent))
-
-    async def _notify_battery(self, connection: Connection, percent: int) -> None:
-        with contextlib.suppress(Exception):
-            await self.device.notify_subscriber(connection, self.battery_level, bytes([percent]))
 
     def _frames(
         self, index: int, acc: npt.NDArray[np.int16], gyr: npt.NDArray[np.int16]
@@ -233,12 +185,6 @@ class PolarDevice(SimulatedDevice):
         if GYRO in self.started:
             frames.append(encode_delta_frame(GYRO, last, gyr))
         return frames
-
-    def _frame(self, index: int, acc: npt.NDArray[np.int16], gyr: npt.NDArray[np.int16]) -> bytes:
-        return self._frames(index, acc, gyr)[0]
-
-    async def _send(self, connection: Connection, payload: bytes) -> None:
-        await self.device.notify_subscriber(connection, self.data, payload)
 
 
 def _settings(data: bytes) -> dict[int, int] | None:

@@ -21,13 +21,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
-from bumble import att, data_types
-from bumble.core import UUID
-from bumble.device import Connection, Device
+from bumble import att
+from bumble.device import Connection
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
-from firmware_sim import protocol as p
-from firmware_sim.peripheral import Faults, SimulatedDevice, SourceFactory
+from firmware_sim.gatt_device import ProductInfo, VendorDevice
 from firmware_sim.simulation import SimulatedRecording
 
 log = logging.getLogger(__name__)
@@ -87,27 +85,13 @@ def encode_raw(
     return RAW.pack(*(int(v) for v in fixed))
 
 
-class ThingyDevice(SimulatedDevice):
-    def __init__(
-        self,
-        device: Device,
-        source_factory: SourceFactory,
-        *,
-        faults: Faults = Faults(),
-        clock_drift_ppm: float = 0.0,
-        seed: int = 0,
-    ) -> None:
-        super().__init__(
-            device, source_factory, faults=faults, clock_drift_ppm=clock_drift_ppm, seed=seed
-        )
+class ThingyDevice(VendorDevice):
+    product = ProductInfo("Nordic Semiconductor ASA", "Thingy:52 (simulated)", "sim-2.2.0")
+
+    def _setup(self, seed: int) -> None:
         self.config = MotionConfig()
         self.serial = f"{seed:08X}"
         self._mag_rng = np.random.default_rng(seed)
-        self._build_gatt()
-
-    @property
-    def streaming(self) -> bool:
-        return self._stream_task is not None
 
     @property
     def rate_hz(self) -> int:
@@ -121,33 +105,16 @@ class ThingyDevice(SimulatedDevice):
             Characteristic.READABLE | Characteristic.WRITEABLE,
             CharacteristicValue(read=lambda _conn: self.config.encode(), write=self._on_config),
         )
-        self.raw_char: Characteristic[bytes] = Characteristic(
-            RAW_DATA_UUID,
-            props.NOTIFY,
-            Characteristic.READABLE,
-            CharacteristicValue(read=self._reject_read, write=self._reject_write),
-        )
-        self.raw_char.on(self.raw_char.EVENT_SUBSCRIPTION, self._on_subscription)
-        info = [
-            (p.MANUFACTURER_NAME_UUID, "Nordic Semiconductor ASA"),
-            (p.MODEL_NUMBER_UUID, "Thingy:52 (simulated)"),
-            (p.SERIAL_NUMBER_UUID, self.serial),
-            (p.FIRMWARE_REVISION_UUID, "sim-2.2.0"),
-        ]
-        self.device.add_services(
+        raw_char = self._data_characteristic(RAW_DATA_UUID)
+        self._stream_while_subscribed()
+        self._add_services(
             [
                 Service(CONFIGURATION_SERVICE_UUID, []),
-                Service(MOTION_SERVICE_UUID, [self.config_char, self.raw_char]),
-                self._battery_service(),
-                self._device_info_service(info),
-            ]
+                Service(MOTION_SERVICE_UUID, [self.config_char, raw_char]),
+            ],
+            battery=True,
         )
-        self._listen(
-            [
-                data_types.CompleteListOf128BitServiceUUIDs([UUID(CONFIGURATION_SERVICE_UUID)]),
-                data_types.CompleteLocalName(self.device.name[:8]),
-            ]
-        )
+        self._advertise(CONFIGURATION_SERVICE_UUID)
 
     def _on_config(self, connection: Connection, value: bytes) -> None:
         if len(value) != CONFIG.size:
@@ -158,31 +125,15 @@ class ThingyDevice(SimulatedDevice):
             wanted = replace(wanted, motion_rate_hz=self.config.motion_rate_hz)
         changed = wanted.motion_rate_hz != self.config.motion_rate_hz
         self.config = wanted
-        if changed and self._stream_task is not None:
-            self._stream_task.cancel()
-            self._stream_task = None
-            self._start(connection)
-
-    def _on_subscription(self, _bearer: object, notify_enabled: bool, _indicate: bool) -> None:
-        connection = self._connection
-        if notify_enabled and self._stream_task is None and connection is not None:
-            self._start(connection)
-        elif not notify_enabled and self._stream_task is not None:
-            self._stream_task.cancel()
-            self._stream_task = None
+        if changed:
+            self._restart_stream(connection)
 
     def _start(self, connection: Connection) -> None:
         self._begin_stream(connection, self.config.motion_rate_hz, 1, (ACC_RANGE_G, GYR_RANGE_DPS))
 
-    def _on_battery_change(self, connection: Connection, percent: int) -> None:
-        self._notify_battery_level(connection, percent)
-
     def _frame(self, index: int, acc: npt.NDArray[np.int16], gyr: npt.NDArray[np.int16]) -> bytes:
         mag = np.asarray(EARTH_FIELD_UT) + self._mag_rng.normal(0.0, 0.3, 3)
         return encode_raw(acc[0], gyr[0], mag)
-
-    async def _send(self, connection: Connection, payload: bytes) -> None:
-        await self.device.notify_subscriber(connection, self.raw_char, payload)
 
 
 def packetize(

@@ -16,7 +16,6 @@ shares nothing with ``monitor``: the vendor's protocol is the contract.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import struct
@@ -24,11 +23,10 @@ from collections.abc import Iterator
 
 import numpy as np
 import numpy.typing as npt
-from bumble import data_types
-from bumble.device import Connection, Device
-from bumble.gatt import Characteristic, CharacteristicValue, Service
+from bumble.device import Connection
+from bumble.gatt import Service
 
-from firmware_sim.peripheral import Faults, SimulatedDevice, SourceFactory
+from firmware_sim.gatt_device import VendorDevice
 from firmware_sim.simulation import SimulatedRecording
 
 log = logging.getLogger(__name__)
@@ -93,50 +91,22 @@ def angle_counts(acc_counts: npt.NDArray[np.int16], yaw_deg: float) -> npt.NDArr
     return np.clip(np.round(angles), -32768, 32767).astype(np.int16)
 
 
-class WitMotionDevice(SimulatedDevice):
+class WitMotionDevice(VendorDevice):
     """The simulated WitMotion sensor on a bumble ``Device``."""
 
-    def __init__(
-        self,
-        device: Device,
-        source_factory: SourceFactory,
-        *,
-        faults: Faults = Faults(),
-        clock_drift_ppm: float = 0.0,
-        seed: int = 0,
-    ) -> None:
-        super().__init__(
-            device, source_factory, faults=faults, clock_drift_ppm=clock_drift_ppm, seed=seed
-        )
+    def _setup(self, seed: int) -> None:
         self.rate_hz = DEFAULT_RATE_HZ
         self.six_axis = False
         self._unlocked_until = -math.inf
         self._yaw_deg = 0.0
-        self._subscribed = False
-        self._build_gatt()
-
-    @property
-    def streaming(self) -> bool:
-        return self._stream_task is not None
 
     def _build_gatt(self) -> None:
-        props = Characteristic.Properties
-        self.data_char: Characteristic[bytes] = Characteristic(
-            NOTIFY_UUID,
-            props.NOTIFY,
-            Characteristic.READABLE,
-            CharacteristicValue(read=self._reject_read, write=self._reject_write),
-        )
-        self.write_char: Characteristic[bytes] = Characteristic(
-            WRITE_UUID,
-            props.WRITE | props.WRITE_WITHOUT_RESPONSE,
-            Characteristic.WRITEABLE,
-            CharacteristicValue(read=self._reject_read, write=self._on_command),
-        )
-        self.data_char.on(self.data_char.EVENT_SUBSCRIPTION, self._on_subscription)
-        self.device.add_services([Service(SERVICE_UUID, [self.data_char, self.write_char])])
+        data_char = self._data_characteristic(NOTIFY_UUID)
+        self.write_char = self._command_characteristic(WRITE_UUID, self._on_command)
+        self._stream_while_subscribed()
+        self._add_services([Service(SERVICE_UUID, [data_char, self.write_char])])
         # Known by its name, as the vendor's app finds it: no service UUID in the advertisement.
-        self._listen([data_types.CompleteLocalName(self.device.name)])
+        self._advertise()
 
     # --- commands ------------------------------------------------------------------------------
 
@@ -171,51 +141,26 @@ class WitMotionDevice(SimulatedDevice):
         if rate_hz == self.rate_hz:
             return
         self.rate_hz = rate_hz
-        connection = self._connection
-        if self._stream_task is not None and connection is not None:
-            # The new rate takes effect at once.
-            self._stream_task.cancel()
-            self._stream_task = None
-            self._start(connection)
+        if self._connection is not None:
+            self._restart_stream(self._connection)
 
     def _answer_register(self, register: int) -> None:
         connection = self._connection
-        if connection is None or not self._subscribed:
+        if connection is None or not self.subscribed:
             return
         values = [round(cell_volts(self.battery_percent) * 100)] if register == REG_BATTERY else []
-        asyncio.get_running_loop().create_task(
-            self._send_quietly(connection, encode_register(register, values))
-        )
+        self._answer(connection, encode_register(register, values))
 
     # --- streaming -----------------------------------------------------------------------------
 
-    def _on_subscription(self, _bearer: object, notify_enabled: bool, _indicate: bool) -> None:
-        self._subscribed = notify_enabled
-        connection = self._connection
-        if notify_enabled and self._stream_task is None and connection is not None:
-            self._start(connection)
-        elif not notify_enabled and self._stream_task is not None:
-            self._stream_task.cancel()
-            self._stream_task = None
-
     def _start(self, connection: Connection) -> None:
         self._begin_stream(connection, self.rate_hz, 1, (ACC_RANGE_G, GYR_RANGE_DPS))
-
-    def _on_link_down(self) -> None:
-        self._subscribed = False
 
     def _frame(self, index: int, acc: npt.NDArray[np.int16], gyr: npt.NDArray[np.int16]) -> bytes:
         # The on-board algorithm's yaw follows the gyroscope's z axis (6-axis: no compass).
         self._yaw_deg += float(gyr[:, 2].sum()) / 32768.0 * GYR_RANGE_DPS / self.rate_hz
         angles = angle_counts(acc, self._yaw_deg)
         return b"".join(encode_frame(a, g, t) for a, g, t in zip(acc, gyr, angles, strict=True))
-
-    async def _send(self, connection: Connection, payload: bytes) -> None:
-        await self.device.notify_subscriber(connection, self.data_char, payload)
-
-    async def _send_quietly(self, connection: Connection, payload: bytes) -> None:
-        with contextlib.suppress(Exception):  # the link may already be gone
-            await self._send(connection, payload)
 
 
 __all__ = [

@@ -28,9 +28,10 @@ from monitor.control import ControlServer, Message, item_message
 from monitor.errors import MonitorError
 from monitor.live import LiveStream
 from monitor.notify import DesktopNotifier, NudgeNotifier
-from monitor.nudge import NudgeConfig, NudgeEvent, NudgePolicy
+from monitor.nudge import NudgeConfig, NudgeEvent, NudgePolicy, system_local_time
 from monitor.pipeline import PipelineStep
 from monitor.session import Session, earlier_totals
+from monitor.totals import day_start_by
 from monitor.transport.items import DeviceInfo, LinkEvent, LinkEventKind, Notification
 
 log = logging.getLogger(__name__)
@@ -179,6 +180,8 @@ async def run_service(
 ) -> LiveStream:
     """Run ``session`` headless until ``seconds`` of streaming, its end, or cancellation."""
     live = session.live_factory()
+    if live.totals.day_start is None:  # running past midnight, Today is the new day's
+        live.totals.day_start = day_start_by(lambda t: live.pipeline.nudge_policy.local_time(t))
     hello: Message = {
         "type": "hello",
         "protocol": 1,
@@ -248,10 +251,14 @@ async def run_service(
 
 async def _rebuild_today(session: Session, live: LiveStream) -> None:
     """Today's earlier recordings join the totals; the stream does not wait for them."""
+    day_start = live.totals.day_start or day_start_by(system_local_time)
+    today = day_start(time.time())  # the day they were found for (session.todays_recordings)
     try:
         earlier = await earlier_totals(session.today_from)
     except (MonitorError, OSError) as exc:
         log.warning("today's earlier sessions could not be read: %s", exc)
         return
+    if live.totals.day is not None and live.totals.day > today:
+        return  # midnight passed meanwhile: they are the day before's
     live.totals.absorb(earlier)
     log.info("today's totals include %d earlier sessions", len(session.today_from))

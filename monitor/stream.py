@@ -42,6 +42,11 @@ _CLOCK_JUMP_S = 5.0
 # may stray from the one configured (crystals stay well inside this; lost samples would not).
 _JITTER_WINDOW = 200
 _ARRIVAL_MAX_DRIFT_PPM = 1000.0
+# A late packet whose successor comes sooner than this share of a packet's duration is a backlog
+# draining (faster than the sensor produces), not a loss: a loss leaves the pace as it was.
+# Half was too tight for a sensor whose packet is two notifications (MetaMotion), which a busy
+# computer drains at about half its pace.
+_DRAIN_PACE = 0.75
 
 
 class GapReason(enum.StrEnum):
@@ -108,7 +113,12 @@ class StreamAssembler:
     _last_host_time: float = -np.inf
     _link_dropped: bool = False
     _connected_once: bool = False
-    _lateness: deque[float] = field(default_factory=lambda: deque(maxlen=_JITTER_WINDOW))
+    # Placing by arrival: recent on-time packets as (sensor time of the last sample, arrival).
+    # Their lateness is measured against the clock mapping as it is now, never as it was: the
+    # mapping moves, and lateness kept from before a move would pass the move off as losses.
+    _arrivals: deque[tuple[float, float]] = field(
+        default_factory=lambda: deque(maxlen=_JITTER_WINDOW)
+    )
     # Placing by arrival: a late packet waits here for the next one to tell a delay from a loss.
     _held: tuple[DecodedPacket, float] | None = None
 
@@ -146,7 +156,7 @@ class StreamAssembler:
                     bound = _ARRIVAL_MAX_DRIFT_PPM if arrival else None
                     self.clock = SensorClockMapper(max_drift_ppm=bound)
                 self._timeline_open = False
-                self._lateness.clear()
+                self._arrivals.clear()
             assert self.protocol is not None
             self.config = fmt
             self._decoder = self.protocol.decoder(fmt)  # a fresh framer for a fresh link
@@ -184,15 +194,16 @@ class StreamAssembler:
 
     def _release(self, next_at: float | None, events: list[StreamEvent]) -> list[SampleBatch]:
         """Place the held packet, now that the next one came at ``next_at`` (None: a link
-        event came instead). Right behind it, within half its duration, the two were held up
-        together on the way; later, the held packet's lateness was samples lost before it."""
+        event came instead). Right behind it, sooner than the sensor's pace
+        (:data:`_DRAIN_PACE`), the two were held up together on the way; at the sensor's
+        pace, the held packet's lateness was samples lost before it."""
         if self._held is None:
             return []
         packet, received_at = self._held
         self._held = None
         assert self.config is not None
         duration = len(packet) / self.config.rate_hz
-        delayed = next_at is not None and next_at - received_at < 0.5 * duration
+        delayed = next_at is not None and next_at - received_at < _DRAIN_PACE * duration
         batch = self._place(packet, received_at, events, delayed=delayed)
         return [] if batch is None else [batch]
 
@@ -312,8 +323,9 @@ class StreamAssembler:
             return self._next_index
         elif lateness - typical > allowed:
             missing = max(1, round((lateness - typical) / period))
-        self._lateness.append(lateness - missing * period)
-        return self._next_index + missing
+        first = self._next_index + missing
+        self._arrivals.append(((first + n - 1) * period, received_at))
+        return first
 
     def _arrival_lateness(self, n: int, received_at: float) -> tuple[float, float, float]:
         """(how late a packet of ``n`` samples arrives if nothing was lost, the usual lateness,
@@ -323,8 +335,9 @@ class StreamAssembler:
         last = self._next_index + n - 1
         lateness = received_at - float(self.clock.to_host(np.array([last * period]))[0])
         typical, spread = 0.0, 0.0
-        if self._lateness:
-            recent = np.fromiter(self._lateness, dtype=np.float64)
+        if self._arrivals:
+            taken, arrived = np.array(self._arrivals, dtype=np.float64).T
+            recent = arrived - self.clock.to_host(taken)
             typical = float(np.median(recent))
             spread = float(np.percentile(recent, 90)) - typical
         # A lost packet of n samples leaves a hole of n periods: anything shorter is jitter.

@@ -5,6 +5,7 @@ Pure: fed the same snapshots and nudge events, live or from a replay, it gives t
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,21 @@ from monitor.activity import ActivitySnapshot, Posture, TiltZone
 from monitor.nudge import NudgeEvent, NudgeOutcome, NudgeShown
 
 MAX_STEP_S = 5.0  # a longer silence between snapshots (a gap) counts as nothing
+
+
+# Midnights closer than this are one (a clock change moves the local midnight by an hour).
+_SAME_DAY_S = 12 * 3600.0
+
+
+def day_start_by(local_time: Callable[[float], dt.time]) -> Callable[[float], float]:
+    """t -> the midnight that began its day, by the wearer's clock ``local_time`` (the nudge
+    policy's: the computer's time zone, or a fixed one in tests and replays)."""
+
+    def day_start(t: float) -> float:
+        local = local_time(t)
+        return t - (local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6)
+
+    return day_start
 
 
 @dataclass(slots=True)
@@ -34,11 +50,19 @@ class ActivityTotals:
     nudges_shown: int = 0
     nudges_followed: int = 0
     nudges_resolved: int = 0
+    # With ``day_start`` (t -> the start of its local day), these are one day's totals: the
+    # first snapshot of a new day starts them afresh from its midnight (a service running past
+    # midnight shows the new day, as a dashboard started then would).
+    day_start: Callable[[float], float] | None = None
+    day: float | None = None  # the start of the day counted, once anything was
     _last_t: float | None = None
 
     def add_snapshot(self, snap: ActivitySnapshot) -> None:
-        if self._last_t is not None:
-            step = snap.t - self._last_t
+        since = self._last_t
+        if self._new_day(snap.t) and since is not None and self.day is not None:
+            since = max(since, self.day)  # the step counts from midnight on
+        if since is not None:
+            step = snap.t - since
             if 0 < step <= MAX_STEP_S:
                 self.seconds_by_posture[snap.posture] += step
                 if snap.posture is Posture.SITTING and self.hour_of is not None:
@@ -55,7 +79,31 @@ class ActivityTotals:
         if start is not None and (self.open_bout is None or snap.posture is Posture.SITTING):
             self.open_bout = (start, snap.t)
 
+    def _new_day(self, t: float) -> bool:
+        """Whether ``t`` begins a new day, which then starts afresh: nothing of the day before
+        is counted; a bout still running goes on into the new day, whole, as it was sat."""
+        if self.day_start is None:
+            return False
+        day = self.day_start(t)
+        if self.day is None:
+            self.day = day
+            return False
+        if day <= self.day + _SAME_DAY_S:
+            return False
+        self.seconds_by_posture.clear()
+        self.seconds_by_zone.clear()
+        self.sitting_by_hour.clear()
+        self.bouts = []
+        self.cut_bouts = []
+        self.nudges_shown = self.nudges_followed = self.nudges_resolved = 0
+        self.day = day
+        return True
+
     def add_nudge_event(self, event: NudgeEvent) -> None:
+        at = event.t_resolved if isinstance(event, NudgeOutcome) else event.t
+        self._new_day(at)
+        if isinstance(event, NudgeOutcome) and self.day is not None and event.t_nudge < self.day:
+            return  # the nudge was the day before's
         if isinstance(event, NudgeShown):
             self.nudges_shown += 1
         elif isinstance(event, NudgeOutcome):

@@ -102,7 +102,8 @@ async def run_calibrate(args: argparse.Namespace) -> int:
     from monitor.commands.stream import sensor_choice
 
     method = "tilt" if args.tilt else "walk"
-    transport = sensor_choice(args).transport()  # not recorded: the profile is the result
+    choice, _label = sensor_choice(args).resolved()  # the last sensor preferred, as elsewhere
+    transport = choice.transport()  # not recorded: the profile is the result
     async with transport:
         run = await calibrate_items(aiter(transport), method=method, seconds=args.seconds)
     profile = profile_from(run, args.device)

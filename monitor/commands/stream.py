@@ -25,8 +25,11 @@ from monitor.transport import Transport
 from monitor.transport.items import LinkEvent, LinkEventKind
 
 
-def sensor_choice(args: argparse.Namespace, *, use_last_sensor: bool = False) -> SensorChoice:
-    """The sensor options (and recording options, where the command has them) as a choice."""
+def sensor_choice(args: argparse.Namespace, *, use_last_sensor: bool = True) -> SensorChoice:
+    """The sensor options (and recording options, where the command has them) as a choice.
+
+    Every command that opens a sensor chooses alike (monitor.transport.choice): the one asked
+    for, else the one used last time, else a calibrated one, else the strongest in range."""
     faults = None
     if args.sim is not None:
         from monitor.commands.sim import faults_from_args

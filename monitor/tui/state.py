@@ -25,6 +25,7 @@ from monitor.nudge import (
 )
 from monitor.pipeline import PipelineStep
 from monitor.stream import SampleBatch, StreamEvent, StreamGap
+from monitor.totals import day_start_by
 from monitor.transport.items import DeviceInfo, LinkEvent, LinkEventKind, Notification
 
 HISTORY_S = 3600.0  # the timeline shows the last hour
@@ -46,6 +47,8 @@ class DashboardState:
         self.live = live
         if live.totals.hour_of is None:  # sitting per hour, for a tall "Today" panel
             live.totals.hour_of = self.hour_start
+        if live.totals.day_start is None:  # "Today" starts again at midnight
+            live.totals.day_start = day_start_by(lambda t: self.policy.local_time(t))
         self.sagittal_deg = math.nan
         self.frontal_deg = math.nan
         # Notification.received_at of the packet behind the angles: for the latency figure.

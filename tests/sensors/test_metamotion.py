@@ -12,15 +12,19 @@ from bumble.link import LocalLink
 from fault_run import fault_run
 from stream_cli import stream_summary
 
+from firmware_sim import metamotion as fw_mm
 from firmware_sim.metamotion import MetaMotionDevice
 from firmware_sim.models import simulated_device_on_link
 from firmware_sim.radio import VirtualRadio
 from monitor.errors import DecodeError
 from monitor.sensors import StreamFormat, protocol
 from monitor.sensors import metamotion as mm
+from monitor.stream import StreamAssembler
 from monitor.transport.ble import scan
+from monitor.transport.items import LinkEvent, LinkEventKind, Notification
 
 G = 9.80665
+BASE = 1_700_000_000.0
 
 # vectors.json "metawear" (OFFICIAL: MetaWear-SDK-Cpp tests).
 ACC_4G = bytes.fromhex("030416c494a22ad0")
@@ -141,3 +145,74 @@ def test_stream_command_with_the_metamotion_model() -> None:
     assert summary["protocol"] == "metamotion" and summary["configured_rate_hz"] == 100
     assert summary["rate_hz"] == pytest.approx(100, rel=0.01)
     assert summary["sensor_seconds"] >= 29.5
+
+
+# --- counting lost samples by arrival ----------------------------------------------------------
+
+MM_FORMAT = StreamFormat(100, 8, 500, samples_per_packet=3, protocol="metamotion")
+
+
+def metamotion_arrivals(
+    packets: int,
+    *,
+    lost: frozenset[int] = frozenset(),
+    setup_delay_s: float = 0.0,
+    stall: tuple[int, float, float] | None = None,
+) -> list[Notification | LinkEvent]:
+    """Packed notifications at 100 Hz, each pair 10 ms plus radio jitter after its last sample;
+    the first ``setup_delay_s`` late (waiting behind the connection's set-up traffic). A
+    ``stall`` (packet, s, s a packet) holds everything from that packet on for a while, then
+    lets the backlog through at a pace of its own (a busy computer)."""
+    rng = np.random.default_rng(5)
+    items: list[Notification | LinkEvent] = [
+        LinkEvent(BASE, LinkEventKind.CONFIGURED, config=MM_FORMAT)
+    ]
+    for k in range(packets):
+        if k in lost:
+            continue
+        counts = np.array([[3 * k + j, 0, 4096] for j in range(3)], dtype=np.int16)
+        at = BASE + (3 * k + 2) / 100 + 0.010 + rng.exponential(0.002)
+        if k == 0:
+            at += setup_delay_s
+        if stall is not None and k >= stall[0]:
+            start, held_s, pace_s = stall
+            at = max(at, BASE + (3 * start + 2) / 100 + held_s + (k - start) * pace_s)
+        items.append(Notification(at, fw_mm.encode_data(fw_mm.ACC, counts, packed=True)))
+        items.append(Notification(at + 0.0005, fw_mm.encode_data(fw_mm.GYRO, counts, packed=True)))
+    return items
+
+
+def assemble(items: list[Notification | LinkEvent]) -> tuple[StreamAssembler, list[int]]:
+    assembler = StreamAssembler()
+    numbers: list[int] = []
+    for item in items:
+        batch, _ = assembler.feed(item)
+        if batch is not None:
+            numbers += range(batch.first_index, batch.first_index + len(batch))
+    return assembler, numbers
+
+
+def test_a_late_first_packet_does_not_start_a_run_of_false_losses() -> None:
+    # The first packet waits 40 ms behind the set-up traffic, so the clock mapping's offset
+    # later moves by 40 ms. Lateness remembered against the old offset made every following
+    # packet look 40 ms late, each counted four samples lost, which moved the offset again.
+    assembler, numbers = assemble(metamotion_arrivals(300, setup_delay_s=0.040))
+    assert assembler.stats.lost == 0
+    assert numbers == list(range(900))
+
+
+def test_lost_packets_are_counted_as_lost_and_nothing_more() -> None:
+    lost = frozenset({40, 41, 120, 200})
+    assembler, numbers = assemble(metamotion_arrivals(300, lost=lost, setup_delay_s=0.040))
+    assert assembler.stats.lost == 3 * len(lost)
+    kept = [3 * k + j for k in range(300) if k not in lost for j in range(3)]
+    assert numbers == kept
+
+
+def test_a_backlog_let_through_at_half_the_sensors_pace_lost_nothing() -> None:
+    # A MetaMotion packet is two notifications, so a busy computer drains a backlog at about
+    # half its pace (16 ms a packet against 30 ms): still held up, not lost.
+    items = metamotion_arrivals(300, setup_delay_s=0.040, stall=(100, 0.300, 0.016))
+    assembler, numbers = assemble(items)
+    assert assembler.stats.lost == 0
+    assert numbers == list(range(900))

@@ -4,6 +4,9 @@ the same name), and the unchanged BLE transport chooses through bleak."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +18,7 @@ from bumble.link import LocalLink
 from calibration import DATA_DIR_ENV, CalibrationProfile, save_profile
 from firmware_sim.models import sim_address, simulated_device_on_link
 from firmware_sim.peripheral import SimulatedDevice
-from firmware_sim.radio import VirtualRadio
+from firmware_sim.radio import VirtualRadio, serve_link
 from monitor.pipeline import profile_id, profile_identity, saved_mounting
 from monitor.transport.ble import BleTransport, ReconnectPolicy
 from monitor.transport.choice import Candidate, choose
@@ -206,3 +209,65 @@ def test_the_dashboard_prefers_the_last_sensor_without_insisting_on_it(
     # Preferred when in range; another sensor is still found when it is not.
     assert source.transport.remembered == "C1:00:00:00:00:02"
     assert source.transport.target is None and source.label == "MetaWear"
+
+
+def test_stream_prefers_the_last_sensor_as_the_dashboard_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.cli import build_parser
+    from monitor.commands.stream import sensor_choice
+    from monitor.config import CONFIG_DIR_ENV
+    from monitor.session import open_session, remember_sensor
+
+    monkeypatch.setenv(CONFIG_DIR_ENV, str(tmp_path / "config"))
+    remember_sensor("MetaWear", "C1:00:00:00:00:02")
+    args = build_parser().parse_args(["stream", "--no-record"])
+    session = open_session(sensor_choice(args))
+    assert isinstance(session.transport, BleTransport)
+    assert session.transport.remembered == "C1:00:00:00:00:02"
+    assert session.transport.target is None and session.label == "MetaWear"
+    # Asked for by name, the remembered one is still only a preference among those named.
+    args = build_parser().parse_args(["stream", "--no-record", "--sensor", "Thingy"])
+    assert open_session(sensor_choice(args)).transport.target == "Thingy"
+
+
+@pytest.mark.slow
+async def test_tiltmon_stream_takes_the_sensor_used_last_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two sensors on a virtual radio served over loopback; `tiltmon stream` in its own process
+    # chooses between them as the dashboard would: the one used last time.
+    from monitor.config import CONFIG_DIR_ENV
+    from monitor.session import remember_sensor
+
+    env = {
+        **os.environ,
+        CONFIG_DIR_ENV: str(tmp_path / "config"),
+        DATA_DIR_ENV: str(tmp_path / "data"),
+    }
+    monkeypatch.setenv(CONFIG_DIR_ENV, env[CONFIG_DIR_ENV])
+    async with serve_link() as served:
+        sensors = [
+            simulated_device_on_link(served.link, "standing", model="metamotion", seed=1),
+            simulated_device_on_link(served.link, "standing", model="thingy", seed=3),
+        ]
+        for sensor in sensors:
+            await sensor.start()
+        last = sensors[1]
+        remember_sensor(last.device.name, str(last.device.random_address))
+        try:
+            stream = await asyncio.create_subprocess_exec(
+                *(sys.executable, "-m", "monitor.cli", "stream", "--radio"),
+                *(served.transport_spec, "--seconds", "2", "--no-record"),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+            )
+            out, err = await asyncio.wait_for(stream.communicate(), 120)
+        finally:
+            for sensor in sensors:
+                await sensor.stop()
+    assert stream.returncode == 0, err.decode()
+    chosen = f"{last.device.name} {last.device.random_address} (used last time"
+    assert chosen.lower() in out.decode().lower(), out.decode()
+    assert last.counters.samples_sent > 0 and sensors[0].counters.samples_sent == 0

@@ -15,7 +15,7 @@ import signal
 import stat
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from monitor.pipeline import MountingSource, profile_id
 from monitor.recording import read_info
 from monitor.service import calibration_command, run_service
 from monitor.session import Session, attach_session
+from monitor.transport.items import Notification, TransportItem
 from monitor.tui.app import DashboardApp
 from monitor.tui.screens.calibration import CalibrationScreen
 from monitor.tui.screens.nudge import NudgeScreen
@@ -152,6 +153,68 @@ async def test_the_attached_dashboard_mirrors_the_service_and_its_snooze(run_dir
         # A later client gets the whole day again from the service.
         async with AttachedTransport(service.socket) as again:
             assert again.hello["label"] == "sim:test"
+
+
+def moved(items: tuple[TransportItem, ...], by_s: float) -> tuple[TransportItem, ...]:
+    """The same items, ``by_s`` later (the pipelines' clock says when midnight is)."""
+    return tuple(
+        replace(i, received_at=i.received_at + by_s)
+        if isinstance(i, Notification)
+        else replace(i, at=i.at + by_s)
+        for i in items
+    )
+
+
+async def test_past_midnight_the_service_and_the_attached_dashboard_count_the_new_day(
+    run_dir: Path,
+) -> None:
+    # Twenty minutes of sitting from 23:50 on the pipelines' clock (UTC in these tests): the
+    # day's totals start again at 00:00, in the service and in the dashboard attached to it.
+    # The data's own times drive it, so no clock is waited for.
+    save_config(UserConfig(nudge=NudgeConfig(gentle_min=20, firm_min=60, snooze_min=10)))
+    sim = sim_items("sitting", 2, 25, 20 * 60)
+    midnight = (T0 // 86400 + 1) * 86400
+    transport = ItemsTransport(moved(sim.items, midnight - 10 * 60 - T0))
+    make = pipeline_factory(sim.mounting)
+    lives: list[LiveStream] = []
+
+    def factory() -> LiveStream:
+        lives.append(make())
+        return lives[-1]
+
+    ready = asyncio.Event()
+    socket = run_dir / "control.sock"
+    task = asyncio.create_task(
+        run_service(
+            Session(transport, label="sim:test", live_factory=factory),
+            socket_path=socket,
+            notifier=DesktopNotifier(enabled=False),
+            on_ready=lambda _server: ready.set(),
+        )
+    )
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        await transport.drained.wait()
+        service = lives[-1].totals
+        # Only the ten minutes since midnight (of twenty sat), and no nudge of yesterday's.
+        assert 9 * 60 < service.sitting_s <= 10 * 60
+        assert service.nudges_shown == 0 and service.day == midnight
+        # The bout goes on across midnight, whole.
+        assert service.open_bout is not None and service.open_bout[0] < midnight
+        session = await attach_session(socket)
+        session.live_factory = make
+        app = DashboardApp(session, bell=False, blink=False)
+        async with app.run_test() as pilot:
+            await until(lambda: app.state.live.assembler.stats.samples
+                        == lives[-1].assembler.stats.samples)  # fmt: skip
+            await pilot.pause()
+            assert app.state.live.totals.day == midnight
+            assert app.state.live.totals.summary() == service.summary()
+            await pilot.press("q")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 @pytest.mark.slow
