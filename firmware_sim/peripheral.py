@@ -14,6 +14,7 @@ import contextlib
 import logging
 import math
 import random
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -84,6 +85,9 @@ class Security:
     pairing_window_s: float = 120.0  # open this long after power-up (and after a button press)
     max_bonds: int = 2  # hosts remembered; pairing another forgets the longest unused
     unpaired_grace_s: float = 10.0  # outside the window, a link not encrypted by then is dropped
+    # LE Secure Connections passkey entry: the 6-digit passkey printed on the sensor's label
+    # (or shown on its display), typed on the host; None: Just Works (no display, no keys).
+    passkey: int | None = None
 
     def __post_init__(self) -> None:
         if self.pairing_window_s < 0:
@@ -92,14 +96,33 @@ class Security:
             raise ValueError("max_bonds must be 1..8")
         if self.unpaired_grace_s <= 0:
             raise ValueError("unpaired_grace_s must be positive")
+        # 000000 is left out: a passkey nobody would print on a label (and bumble's SMP takes 0
+        # for "no passkey yet").
+        if self.passkey is not None and not 1 <= self.passkey <= 999_999:
+            raise ValueError("a passkey is 6 digits, 000001..999999")
+
+
+def random_passkey() -> int:
+    """A label's passkey: six digits, the first not 0 (so it reads as six digits)."""
+    return 100_000 + secrets.randbelow(900_000)
 
 
 class _WindowDelegate(PairingDelegate):
-    """Just Works (the clip has no display or keys), accepted only while the window is open."""
+    """Pairing accepted only while the window is open: Just Works (the clip has no display or
+    keys), or passkey entry with the label's passkey (a display-only device, to SMP)."""
 
-    def __init__(self, peripheral: SimulatedPeripheral) -> None:
-        super().__init__(io_capability=PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT)
+    def __init__(self, peripheral: SimulatedPeripheral, passkey: int | None) -> None:
+        super().__init__(
+            io_capability=PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT
+            if passkey is None
+            else PairingDelegate.IoCapability.DISPLAY_OUTPUT_ONLY
+        )
         self._peripheral = peripheral
+        self._passkey = passkey
+
+    async def generate_passkey(self) -> int:
+        assert self._passkey is not None  # SMP asks only a display-only device
+        return self._passkey
 
     async def accept(self) -> bool:
         open_now = self._peripheral.pairing_window_open
@@ -134,6 +157,7 @@ class FirmwareCounters:
     connections: int = 0
     pairings: int = 0
     pairings_refused: int = 0
+    pairings_failed: int = 0  # inside the window: a wrong passkey, or the host gave up
     access_refused: int = 0  # IMU reads/writes refused for want of an encrypted link
     unpaired_links_dropped: int = 0
     # The sensor's sample grid from the first sample streamed to the last one built, sent or
@@ -466,7 +490,10 @@ class SimulatedPeripheral(SimulatedDevice):
         if security is not None:
             self.device.keystore = MemoryKeyStore()
             self.device.pairing_config_factory = lambda _connection: PairingConfig(
-                sc=True, mitm=False, bonding=True, delegate=_WindowDelegate(self)
+                sc=True,
+                mitm=security.passkey is not None,
+                bonding=True,
+                delegate=_WindowDelegate(self, security.passkey),
             )
             self.device.on(Device.EVENT_CONNECTION, self._watch_security)
 
@@ -517,6 +544,7 @@ class SimulatedPeripheral(SimulatedDevice):
 
     def _watch_security(self, connection: Connection) -> None:
         connection.on(Connection.EVENT_PAIRING, lambda _keys: self._on_paired(connection))
+        connection.on(Connection.EVENT_PAIRING_FAILURE, self._on_pairing_failed)
         if not self.pairing_window_open:
             self._fault_tasks.append(
                 asyncio.get_running_loop().create_task(self._drop_if_unpaired(connection))
@@ -535,6 +563,11 @@ class SimulatedPeripheral(SimulatedDevice):
             keystore = self.device.keystore
             if keystore is not None:
                 asyncio.get_running_loop().create_task(_forget(keystore, evicted))
+
+    def _on_pairing_failed(self, _reason: object) -> None:
+        # A wrong passkey (or a host that gave up); refusals outside the window count in accept.
+        if self.pairing_window_open:
+            self.counters.pairings_failed += 1
 
     async def _drop_if_unpaired(self, connection: Connection) -> None:
         """Outside the window, a host that cannot encrypt does not get to hold the sensor (and
@@ -629,6 +662,7 @@ class SimulatedPeripheral(SimulatedDevice):
             link_bonded=connection.is_encrypted and self._is_bonded(connection),
             bonds=len(self._bonds),
             max_bonds=self.security.max_bonds,
+            passkey=self.security.passkey is not None,
         )
 
     def _on_battery_change(self, connection: Connection, percent: int) -> None:
@@ -751,6 +785,7 @@ __all__ = [
     "SimulatedDevice",
     "SimulatedPeripheral",
     "SourceFactory",
+    "random_passkey",
 ]
 
 

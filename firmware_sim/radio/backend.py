@@ -304,9 +304,11 @@ class BumbleClient(BaseBleakClient):
             return None
         return radio.device
 
-    async def pair(self, *args: Any, **kwargs: Any) -> None:
+    async def pair(self, *args: Any, passkey: int | None = None, **kwargs: Any) -> None:
         """Secure the link: with the stored keys if the peer is bonded, else by pairing (LE
-        Secure Connections, Just Works) and storing the bond, as BlueZ does.
+        Secure Connections) and storing the bond, as BlueZ does. ``passkey``: the 6 digits a
+        sensor that asks for passkey entry shows on its label (BlueZ asks its agent instead);
+        without one such a sensor is declined.
 
         A peer that refuses (pairing failed, or a bond it no longer has) raises
         :class:`~bleak.exc.BleakError` naming the reason.
@@ -324,7 +326,8 @@ class BumbleClient(BaseBleakClient):
                 ) from error
             return
         try:
-            await self._gatt(connection.pair())
+            with self.radio.typed_passkey(connection, passkey):
+                await self._gatt(connection.pair())
         except BleakError as error:
             raise BleakError(f"{self.address}: pairing refused ({error})") from error
 

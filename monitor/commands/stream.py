@@ -32,6 +32,8 @@ def sensor_choice(args: argparse.Namespace, *, use_last_sensor: bool = False) ->
         from monitor.commands.sim import faults_from_args
 
         faults = faults_from_args(args)
+    from monitor.commands.pair import terminal_passkey
+
     record = getattr(args, "record", None)
     return SensorChoice(
         sim=args.sim,
@@ -45,7 +47,9 @@ def sensor_choice(args: argparse.Namespace, *, use_last_sensor: bool = False) ->
         record=Path(record) if record else None,
         no_record=getattr(args, "no_record", True),
         use_last_sensor=use_last_sensor,
-        sim_private_link=getattr(args, "sim_private_link", False),
+        sim_open_link=getattr(args, "sim_open_link", False),
+        sim_passkey=getattr(args, "sim_passkey", None),
+        passkey=terminal_passkey if sys.stdin.isatty() else None,
         adapter_gone_s=getattr(args, "adapter_timeout", None),
     )
 

@@ -276,13 +276,19 @@ class DashboardApp(App[None]):
 
     async def _paired_after_refusal(self, run: asyncio.Task[Any]) -> bool:
         """The pairing step: when the sensor refused this computer and the source can pair,
-        ask the wearer to open its pairing window and pair; True once paired."""
+        ask the wearer to open its pairing window and pair; True once paired. On the first run
+        it comes before the guide (nothing streams until the sensor is paired)."""
         error = None if run.cancelled() else run.exception()
         if not isinstance(error, NotPairedError) or self.session.pair is None:
             return False
+        guide_shown = isinstance(self.screen, GuideScreen)
+        if guide_shown:
+            self.pop_screen()
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.push_screen(PairingScreen(str(error), self.session.pair, done))
         await done
+        if guide_shown:
+            self.push_screen(GuideScreen())
         return True
 
     async def _stream(self) -> None:
