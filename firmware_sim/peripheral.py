@@ -88,6 +88,11 @@ class Security:
     # LE Secure Connections passkey entry: the 6-digit passkey printed on the sensor's label
     # (or shown on its display), typed on the host; None: Just Works (no display, no keys).
     passkey: int | None = None
+    # Once bonded, advertise under resolvable private addresses, a new one this often: bonded
+    # hosts resolve them with the identity key (IRK) given at bonding; anyone else sees a
+    # stranger each time (15 minutes, the Core specification's recommended default).
+    private_address: bool = True
+    address_rotation_s: float = 900.0
 
     def __post_init__(self) -> None:
         if self.pairing_window_s < 0:
@@ -96,6 +101,8 @@ class Security:
             raise ValueError("max_bonds must be 1..8")
         if self.unpaired_grace_s <= 0:
             raise ValueError("unpaired_grace_s must be positive")
+        if self.address_rotation_s <= 0:
+            raise ValueError("address_rotation_s must be positive")
         # 000000 is left out: a passkey nobody would print on a label (and bumble's SMP takes 0
         # for "no passkey yet").
         if self.passkey is not None and not 1 <= self.passkey <= 999_999:
@@ -311,6 +318,9 @@ class SimulatedDevice:
         """Power on and advertise (advertising restarts by itself after each disconnect)."""
         await self.device.power_on()
         self._boot_time = self.clock.elapsed()
+        await self._advertise()
+
+    async def _advertise(self) -> None:
         await self.device.start_advertising(
             auto_restart=True, advertising_interval_min=20, advertising_interval_max=20
         )
@@ -487,7 +497,13 @@ class SimulatedPeripheral(SimulatedDevice):
         self._window_until = -math.inf  # host loop time the pairing window closes
         self._bonds: list[str] = []  # peers' addresses, longest unused first
         self._build_gatt()
+        self._advertising_task: asyncio.Task[None] | None = None
+        self._rotation_task: asyncio.Task[None] | None = None
+        self._stopping = False
         if security is not None:
+            # Its identity resolving key, given to each host at bonding (bumble's default is
+            # all zeros, which would let anyone resolve the private addresses).
+            self.device.irk = secrets.token_bytes(16)
             self.device.keystore = MemoryKeyStore()
             self.device.pairing_config_factory = lambda _connection: PairingConfig(
                 sc=True,
@@ -674,6 +690,79 @@ class SimulatedPeripheral(SimulatedDevice):
 
     def _on_link_down(self) -> None:
         self.config = replace(self.config, streaming=False)
+        if self._private_addresses and not self._stopping:
+            self._readvertise()
+
+    def _readvertise(self, *, new_address: bool = False) -> asyncio.Task[None]:
+        """Advertise again (in a task of its own: cancelling a wait for an HCI command would
+        leave bumble's host expecting its answer)."""
+        self._advertising_task = asyncio.get_running_loop().create_task(
+            self._advertise(new_address=new_address)
+        )
+        return self._advertising_task
+
+    # --- resolvable private addresses ----------------------------------------------------------
+
+    @property
+    def _private_addresses(self) -> bool:
+        return self.security is not None and self.security.private_address
+
+    @property
+    def advertised_address(self) -> hci.Address:
+        """The address it advertises under now: its identity (static) address until a host
+        bonds, then a resolvable private address."""
+        return self.device.random_address
+
+    @property
+    def identity_address(self) -> hci.Address:
+        return self.device.static_address
+
+    async def _advertise(self, *, new_address: bool = False) -> None:
+        if not self._private_addresses:
+            await super()._advertise()
+            return
+        with contextlib.suppress(Exception):  # an advertising set the connection ended
+            await self.device.stop_advertising()
+        # Unbonded, it must be found to be paired; bonded, only its hosts need to know it. The
+        # private address changes on the rotation timer (as real stacks do), not at every
+        # link: a host retrying at once still finds the sensor where it just saw it.
+        address = self.device.random_address
+        if not self._bonds:
+            address = self.device.static_address
+        elif new_address or not address.is_resolvable:
+            address = hci.Address.generate_private_address(self.device.irk)
+        # The controller's own address too, not only the advertising set's: bumble's virtual
+        # link addresses a connection's packets by it.
+        await self.device.send_command(
+            hci.HCI_LE_Set_Random_Address_Command(random_address=address)
+        )
+        self.device.random_address = address
+        await self.device.start_advertising(
+            auto_restart=False, advertising_interval_min=20, advertising_interval_max=20
+        )
+        if self._rotation_task is None:
+            self._rotation_task = asyncio.get_running_loop().create_task(self._rotate())
+
+    async def rotate_address(self) -> None:
+        """A new private address now (what the rotation timer does), if bonded and idle."""
+        if self._connection is None and self._bonds and not self._stopping:
+            await asyncio.shield(self._readvertise(new_address=True))
+
+    async def _rotate(self) -> None:
+        """A new private address every ``address_rotation_s`` while advertising."""
+        assert self.security is not None
+        while True:
+            await self.clock.sleep(self.security.address_rotation_s)
+            await self.rotate_address()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._rotation_task is not None:
+            self._rotation_task.cancel()
+        if self._advertising_task is not None:
+            with contextlib.suppress(Exception):
+                await self._advertising_task  # let its HCI commands finish
+        await super().stop()
 
     # --- control point ---------------------------------------------------------------------
 

@@ -129,7 +129,7 @@ class BumbleScanner(BaseBleakScanner):
         await radio.stop_scanning(self)
 
     def _on_advertisement(self, advertisement: Advertisement) -> None:
-        key = address_key(advertisement.address)
+        key = self.radio.bleak_address(advertisement.address)
         accumulator = self._accumulators.setdefault(key, AdvertisementAccumulator())
         accumulator.update((int(t), bytes(d)) for t, d in advertisement.data.ad_structures)
         if not self.is_allowed_uuid(accumulator.service_uuids):
@@ -330,6 +330,9 @@ class BumbleClient(BaseBleakClient):
                 await self._gatt(connection.pair())
         except BleakError as error:
             raise BleakError(f"{self.address}: pairing refused ({error})") from error
+        # A peer met under a resolvable private address is known by its identity address from
+        # now on (bumble resolved it with the identity key just received), as BlueZ renames it.
+        self.address = address_key(connection.peer_address)
 
     async def _stored_keys(self, connection: Connection) -> Any:
         keystore = self.radio.device.keystore if self.radio.is_open else None
@@ -360,11 +363,13 @@ class BumbleClient(BaseBleakClient):
     async def unpair(self) -> None:
         """Forget the peer's keys (if any) and disconnect, as bleak's backends do."""
         radio = self.radio
-        if radio.is_open and self._peer_address is not None:
-            keystore = radio.device.keystore
-            if keystore is not None:
+        keystore = radio.device.keystore if radio.is_open else None
+        if keystore is not None:
+            # Its keys are filed under its identity address (the link's peer, once resolved).
+            named = {self._peer_address, getattr(self._connection, "peer_address", None)}
+            for address in named - {None}:
                 with contextlib.suppress(KeyError, BaseBumbleError):
-                    await keystore.delete(str(self._peer_address))
+                    await keystore.delete(str(address))
         await self.disconnect()
 
     # ------------------------------------------------------------------------ discovery

@@ -416,9 +416,21 @@ class VirtualRadio:
             )
         return BleakError(f"{self!r}: HCI command failed: {error!r}")
 
+    def bleak_address(self, address: hci.Address) -> str:
+        """How bleak names the device advertising from ``address``: a resolvable private
+        address of a bonded peer by the peer's identity address (as BlueZ does, resolving with
+        the identity key the peer gave at bonding), any other address as it is."""
+        device = self._device
+        resolver = device.address_resolver if device is not None else None
+        if address.is_resolvable and resolver is not None:
+            identity = resolver.resolve(address)
+            if identity is not None:
+                return address_key(identity)
+        return address_key(address)
+
     def _on_advertisement(self, advertisement: Advertisement) -> None:
-        key = address_key(advertisement.address)
-        self._seen[key] = advertisement.address
+        key = self.bleak_address(advertisement.address)
+        self._seen[key] = advertisement.address  # the address to connect to now
         for waiter in self._address_waiters.pop(key, []):
             if not waiter.done():
                 waiter.set_result(advertisement.address)

@@ -907,7 +907,7 @@ async def pair_sensor(
     kwargs: dict[str, Any] = {} if client_backend is None else {"backend": client_backend}
     try:
         try:
-            private = await _pair_and_prove(
+            private, address = await _pair_and_prove(
                 device, name, seconds, kwargs, forget_first=False, passkey=passkey
             )
         except NotPairedError as refused:
@@ -916,7 +916,7 @@ async def pair_sensor(
             # A bond this computer still holds but the sensor lost (reset, or it forgot the
             # oldest of its hosts) fails before any fresh pairing is tried: forget it, try once
             # more from scratch.
-            private = await _pair_and_prove(
+            private, address = await _pair_and_prove(
                 device, name, seconds, kwargs, forget_first=True, passkey=passkey
             )
     except (BleakError, TimeoutError) as exc:
@@ -924,8 +924,8 @@ async def pair_sensor(
             raise BluetoothUnavailableError(_NO_BLUETOOTH.format(exc)) from exc
         raise SensorError(f"could not pair with {name}: {exc}") from exc
     if paired is not None:
-        paired.add(device.address, name, PROTOCOL.name)
-    return PairedWith(name, device.address, private)
+        paired.add(address, name, PROTOCOL.name)
+    return PairedWith(name, address, private)
 
 
 async def _pair_and_prove(
@@ -936,9 +936,10 @@ async def _pair_and_prove(
     *,
     forget_first: bool,
     passkey: PasskeySource | None = None,
-) -> bool:
+) -> tuple[bool, str]:
     """Pair with ``device`` and read its configuration over the encrypted link; whether it is
-    a version-2 (private link) sensor."""
+    a version-2 (private link) sensor, and its address after pairing (a sensor found under a
+    resolvable private address is known by its identity address from then on)."""
     from monitor.sensors.tiltmon import CONFIG_UUID, SECURITY_UUID, decode_security
 
     if forget_first:
@@ -964,4 +965,5 @@ async def _pair_and_prove(
             raise NotPairedError(
                 f"{name} paired but still refuses this computer ({exc}); {NOT_PAIRED_HINT}"
             ) from exc
-    return private
+        address = client.address
+    return private, address

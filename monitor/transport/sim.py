@@ -97,7 +97,7 @@ class SimulatedSensorTransport:
         await self._radio.open()
         self._ble = BleTransport(
             # Straight to this sensor: alone on its own link, there is nothing to choose from.
-            str(self.peripheral.device.random_address),
+            str(self.peripheral.device.static_address),  # its identity, under any private address
             protocols=[MODELS[self.model].protocol],
             settings=self.settings,
             policy=self.policy,
