@@ -100,3 +100,47 @@ def test_pair_then_stream_across_processes_and_a_refusal_in_plain_words(tmp_path
         sim.wait(10)
         if sim.stdout is not None:
             sim.stdout.close()
+
+
+@pytest.mark.slow
+def test_pair_asks_for_the_passkey_at_the_terminal(tmp_path: Path) -> None:
+    """No --passkey, at a terminal: the prompt appears when the sensor asks for one."""
+    import pty
+    import select
+    import time
+
+    main, terminal = pty.openpty()
+    argv = ["pair", "--sim", "--seconds", "1", "--sim-passkey", "482913"]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", *argv],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "TILTMON_DATA_DIR": str(tmp_path)},
+        start_new_session=True,
+    )
+    os.close(terminal)
+    out = b""
+
+    def read_until(text: bytes, seconds: float) -> None:
+        nonlocal out
+        end = time.monotonic() + seconds
+        while text not in out and time.monotonic() < end:
+            if select.select([main], [], [], 0.2)[0]:
+                try:
+                    out += os.read(main, 4096)
+                except OSError:  # the child closed the terminal
+                    return
+
+    try:
+        read_until(b"6-digit passkey on its label: ", 60)
+        assert b"6-digit passkey on its label: " in out, out
+        os.write(main, b"482 913\n")
+        read_until(b"encrypted", 60)
+        assert b"paired with the simulated sensor" in out and b"encrypted" in out, out
+        assert child.wait(30) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+        os.close(main)

@@ -180,6 +180,16 @@ async def test_a_wrong_passkey_is_refused_in_one_line_and_the_right_one_pairs() 
         assert isinstance(peripheral, SimulatedPeripheral)
         assert peripheral.counters.pairings == 0 and peripheral.counters.pairings_failed == 1
         assert app.state.live.assembler.stats.samples == 0
+        screen.error = None
+        await pilot.press("p")  # asked again, the wearer gives up: Escape instead of digits
+        async with asyncio.timeout(30):
+            while not screen.asking_passkey:
+                await pilot.pause(0.1)
+        await pilot.press("escape")
+        async with asyncio.timeout(30):
+            while screen.error is None:
+                await pilot.pause(0.1)
+        assert "none was given" in screen.error and not screen.asking_passkey
         await type_passkey(app, pilot, "482913")  # the window is still open
         async with asyncio.timeout(30):
             while app.state.live.assembler.stats.samples < 50:
