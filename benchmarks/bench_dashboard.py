@@ -31,7 +31,9 @@ from monitor.tui.widgets.tilt_gauges import TiltGauges
 
 async def bench(seconds: float, rate: int, size: tuple[int, int]) -> dict[str, float]:
     sim = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "monitor.cli", "sim", "office_day", stdout=subprocess.PIPE
+        # version 1 (open link): the figures stay comparable with earlier runs
+        *(sys.executable, "-m", "monitor.cli", "sim", "office_day", "--open-link"),
+        stdout=subprocess.PIPE,
     )
     try:
         assert sim.stdout is not None

@@ -188,7 +188,7 @@ def soak_live(seconds: float, env: dict[str, str], every_s: float, *, separate_s
     sim: subprocess.Popen[str] | None = None
     if separate_sim:
         sim = subprocess.Popen(
-            [*cli, "sim", "office_day"],
+            [*cli, "sim", "office_day", "--open-link"],  # figures comparable with earlier runs
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,

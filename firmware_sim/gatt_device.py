@@ -115,7 +115,7 @@ class VendorDevice(SimulatedDevice):
         if self._has_battery_service:
             self._notify_battery_level(connection, percent)
 
-    def _advertise(self, service_uuid: str | None = None) -> None:
+    def _advertise_as(self, service_uuid: str | None = None) -> None:
         """Advertise the name, and ``service_uuid`` when the vendor's firmware puts one in.
 
         Beside a 128-bit UUID a legacy advertisement has room for 8 characters of the name (and

@@ -91,7 +91,7 @@ class MetaMotionDevice(VendorDevice):
         self.command_char = self._command_characteristic(COMMAND_UUID, self._on_command)
         data_char = self._data_characteristic(NOTIFY_UUID)
         self._add_services([Service(SERVICE_UUID, [self.command_char, data_char])], battery=True)
-        self._advertise(SERVICE_UUID)
+        self._advertise_as(SERVICE_UUID)
 
     # --- commands ------------------------------------------------------------------------------
 

@@ -69,7 +69,7 @@ class MovesenseDevice(VendorDevice):
         self.write_char = self._command_characteristic(WRITE_UUID, self._on_command)
         data_char = self._data_characteristic(NOTIFY_UUID)
         self._add_services([Service(SERVICE_UUID, [self.write_char, data_char])])
-        self._advertise()
+        self._advertise_as()
 
     def _on_command(self, connection: Connection, value: bytes) -> None:
         value = bytes(value)

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import math
 import random
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -84,6 +85,14 @@ class Security:
     pairing_window_s: float = 120.0  # open this long after power-up (and after a button press)
     max_bonds: int = 2  # hosts remembered; pairing another forgets the longest unused
     unpaired_grace_s: float = 10.0  # outside the window, a link not encrypted by then is dropped
+    # LE Secure Connections passkey entry: the 6-digit passkey printed on the sensor's label
+    # (or shown on its display), typed on the host; None: Just Works (no display, no keys).
+    passkey: int | None = None
+    # Once bonded, advertise under resolvable private addresses, a new one this often: bonded
+    # hosts resolve them with the identity key (IRK) given at bonding; anyone else sees a
+    # stranger each time (15 minutes, the Core specification's recommended default).
+    private_address: bool = True
+    address_rotation_s: float = 900.0
 
     def __post_init__(self) -> None:
         if self.pairing_window_s < 0:
@@ -92,14 +101,35 @@ class Security:
             raise ValueError("max_bonds must be 1..8")
         if self.unpaired_grace_s <= 0:
             raise ValueError("unpaired_grace_s must be positive")
+        if self.address_rotation_s <= 0:
+            raise ValueError("address_rotation_s must be positive")
+        # 000000 is left out: a passkey nobody would print on a label (and bumble's SMP takes 0
+        # for "no passkey yet").
+        if self.passkey is not None and not 1 <= self.passkey <= 999_999:
+            raise ValueError("a passkey is 6 digits, 000001..999999")
+
+
+def random_passkey() -> int:
+    """A label's passkey: six digits, the first not 0 (so it reads as six digits)."""
+    return 100_000 + secrets.randbelow(900_000)
 
 
 class _WindowDelegate(PairingDelegate):
-    """Just Works (the clip has no display or keys), accepted only while the window is open."""
+    """Pairing accepted only while the window is open: Just Works (the clip has no display or
+    keys), or passkey entry with the label's passkey (a display-only device, to SMP)."""
 
-    def __init__(self, peripheral: SimulatedPeripheral) -> None:
-        super().__init__(io_capability=PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT)
+    def __init__(self, peripheral: SimulatedPeripheral, passkey: int | None) -> None:
+        super().__init__(
+            io_capability=PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT
+            if passkey is None
+            else PairingDelegate.IoCapability.DISPLAY_OUTPUT_ONLY
+        )
         self._peripheral = peripheral
+        self._passkey = passkey
+
+    async def generate_passkey(self) -> int:
+        assert self._passkey is not None  # SMP asks only a display-only device
+        return self._passkey
 
     async def accept(self) -> bool:
         open_now = self._peripheral.pairing_window_open
@@ -134,6 +164,7 @@ class FirmwareCounters:
     connections: int = 0
     pairings: int = 0
     pairings_refused: int = 0
+    pairings_failed: int = 0  # inside the window: a wrong passkey, or the host gave up
     access_refused: int = 0  # IMU reads/writes refused for want of an encrypted link
     unpaired_links_dropped: int = 0
     # The sensor's sample grid from the first sample streamed to the last one built, sent or
@@ -287,6 +318,9 @@ class SimulatedDevice:
         """Power on and advertise (advertising restarts by itself after each disconnect)."""
         await self.device.power_on()
         self._boot_time = self.clock.elapsed()
+        await self._advertise()
+
+    async def _advertise(self) -> None:
         await self.device.start_advertising(
             auto_restart=True, advertising_interval_min=20, advertising_interval_max=20
         )
@@ -463,10 +497,19 @@ class SimulatedPeripheral(SimulatedDevice):
         self._window_until = -math.inf  # host loop time the pairing window closes
         self._bonds: list[str] = []  # peers' addresses, longest unused first
         self._build_gatt()
+        self._advertising_task: asyncio.Task[None] | None = None
+        self._rotation_task: asyncio.Task[None] | None = None
+        self._stopping = False
         if security is not None:
+            # Its identity resolving key, given to each host at bonding (bumble's default is
+            # all zeros, which would let anyone resolve the private addresses).
+            self.device.irk = secrets.token_bytes(16)
             self.device.keystore = MemoryKeyStore()
             self.device.pairing_config_factory = lambda _connection: PairingConfig(
-                sc=True, mitm=False, bonding=True, delegate=_WindowDelegate(self)
+                sc=True,
+                mitm=security.passkey is not None,
+                bonding=True,
+                delegate=_WindowDelegate(self, security.passkey),
             )
             self.device.on(Device.EVENT_CONNECTION, self._watch_security)
 
@@ -517,6 +560,7 @@ class SimulatedPeripheral(SimulatedDevice):
 
     def _watch_security(self, connection: Connection) -> None:
         connection.on(Connection.EVENT_PAIRING, lambda _keys: self._on_paired(connection))
+        connection.on(Connection.EVENT_PAIRING_FAILURE, self._on_pairing_failed)
         if not self.pairing_window_open:
             self._fault_tasks.append(
                 asyncio.get_running_loop().create_task(self._drop_if_unpaired(connection))
@@ -535,6 +579,11 @@ class SimulatedPeripheral(SimulatedDevice):
             keystore = self.device.keystore
             if keystore is not None:
                 asyncio.get_running_loop().create_task(_forget(keystore, evicted))
+
+    def _on_pairing_failed(self, _reason: object) -> None:
+        # A wrong passkey (or a host that gave up); refusals outside the window count in accept.
+        if self.pairing_window_open:
+            self.counters.pairings_failed += 1
 
     async def _drop_if_unpaired(self, connection: Connection) -> None:
         """Outside the window, a host that cannot encrypt does not get to hold the sensor (and
@@ -629,6 +678,7 @@ class SimulatedPeripheral(SimulatedDevice):
             link_bonded=connection.is_encrypted and self._is_bonded(connection),
             bonds=len(self._bonds),
             max_bonds=self.security.max_bonds,
+            passkey=self.security.passkey is not None,
         )
 
     def _on_battery_change(self, connection: Connection, percent: int) -> None:
@@ -640,6 +690,79 @@ class SimulatedPeripheral(SimulatedDevice):
 
     def _on_link_down(self) -> None:
         self.config = replace(self.config, streaming=False)
+        if self._private_addresses and not self._stopping:
+            self._readvertise()
+
+    def _readvertise(self, *, new_address: bool = False) -> asyncio.Task[None]:
+        """Advertise again (in a task of its own: cancelling a wait for an HCI command would
+        leave bumble's host expecting its answer)."""
+        self._advertising_task = asyncio.get_running_loop().create_task(
+            self._advertise(new_address=new_address)
+        )
+        return self._advertising_task
+
+    # --- resolvable private addresses ----------------------------------------------------------
+
+    @property
+    def _private_addresses(self) -> bool:
+        return self.security is not None and self.security.private_address
+
+    @property
+    def advertised_address(self) -> hci.Address:
+        """The address it advertises under now: its identity (static) address until a host
+        bonds, then a resolvable private address."""
+        return self.device.random_address
+
+    @property
+    def identity_address(self) -> hci.Address:
+        return self.device.static_address
+
+    async def _advertise(self, *, new_address: bool = False) -> None:
+        if not self._private_addresses:
+            await super()._advertise()
+            return
+        with contextlib.suppress(Exception):  # an advertising set the connection ended
+            await self.device.stop_advertising()
+        # Unbonded, it must be found to be paired; bonded, only its hosts need to know it. The
+        # private address changes on the rotation timer (as real stacks do), not at every
+        # link: a host retrying at once still finds the sensor where it just saw it.
+        address = self.device.random_address
+        if not self._bonds:
+            address = self.device.static_address
+        elif new_address or not address.is_resolvable:
+            address = hci.Address.generate_private_address(self.device.irk)
+        # The controller's own address too, not only the advertising set's: bumble's virtual
+        # link addresses a connection's packets by it.
+        await self.device.send_command(
+            hci.HCI_LE_Set_Random_Address_Command(random_address=address)
+        )
+        self.device.random_address = address
+        await self.device.start_advertising(
+            auto_restart=False, advertising_interval_min=20, advertising_interval_max=20
+        )
+        if self._rotation_task is None:
+            self._rotation_task = asyncio.get_running_loop().create_task(self._rotate())
+
+    async def rotate_address(self) -> None:
+        """A new private address now (what the rotation timer does), if bonded and idle."""
+        if self._connection is None and self._bonds and not self._stopping:
+            await asyncio.shield(self._readvertise(new_address=True))
+
+    async def _rotate(self) -> None:
+        """A new private address every ``address_rotation_s`` while advertising."""
+        assert self.security is not None
+        while True:
+            await self.clock.sleep(self.security.address_rotation_s)
+            await self.rotate_address()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._rotation_task is not None:
+            self._rotation_task.cancel()
+        if self._advertising_task is not None:
+            with contextlib.suppress(Exception):
+                await self._advertising_task  # let its HCI commands finish
+        await super().stop()
 
     # --- control point ---------------------------------------------------------------------
 
@@ -751,6 +874,7 @@ __all__ = [
     "SimulatedDevice",
     "SimulatedPeripheral",
     "SourceFactory",
+    "random_passkey",
 ]
 
 

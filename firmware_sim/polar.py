@@ -105,7 +105,7 @@ class PolarDevice(VendorDevice):
         )
         data_char = self._data_characteristic(DATA_UUID)
         self._add_services([Service(SERVICE_UUID, [self.control_point, data_char])], battery=True)
-        self._advertise()
+        self._advertise_as()
 
     # --- control point ---------------------------------------------------------------------
 

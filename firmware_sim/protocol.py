@@ -53,6 +53,7 @@ PROFILE_VERSION_PRIVATE = 2
 SECURITY_ENCRYPTION_REQUIRED = 0x01
 SECURITY_PAIRING_WINDOW_OPEN = 0x02
 SECURITY_LINK_BONDED = 0x04
+SECURITY_PASSKEY = 0x08  # pairing asks for the passkey on the sensor's label (passkey entry)
 
 CONTROL_RESPONSE = struct.Struct("<BBB")
 RESPONSE_CODE = 0x80
@@ -145,8 +146,11 @@ def encode_control_response(opcode: int, status: Status) -> bytes:
     return CONTROL_RESPONSE.pack(RESPONSE_CODE, opcode & 0xFF, status)
 
 
-def encode_security(*, window_open: bool, link_bonded: bool, bonds: int, max_bonds: int) -> bytes:
+def encode_security(
+    *, window_open: bool, link_bonded: bool, bonds: int, max_bonds: int, passkey: bool = False
+) -> bytes:
     flags = SECURITY_ENCRYPTION_REQUIRED
+    flags |= SECURITY_PASSKEY if passkey else 0
     flags |= SECURITY_PAIRING_WINDOW_OPEN if window_open else 0
     flags |= SECURITY_LINK_BONDED if link_bonded else 0
     return SECURITY.pack(PROFILE_VERSION_PRIVATE, flags, bonds, max_bonds)

@@ -114,7 +114,7 @@ class ThingyDevice(VendorDevice):
             ],
             battery=True,
         )
-        self._advertise(CONFIGURATION_SERVICE_UUID)
+        self._advertise_as(CONFIGURATION_SERVICE_UUID)
 
     def _on_config(self, connection: Connection, value: bytes) -> None:
         if len(value) != CONFIG.size:

@@ -106,7 +106,7 @@ class WitMotionDevice(VendorDevice):
         self._stream_while_subscribed()
         self._add_services([Service(SERVICE_UUID, [data_char, self.write_char])])
         # Known by its name, as the vendor's app finds it: no service UUID in the advertisement.
-        self._advertise()
+        self._advertise_as()
 
     # --- commands ------------------------------------------------------------------------------
 

@@ -36,6 +36,32 @@ def _drift_ppm(text: str) -> float:
     return value
 
 
+def _passkey(text: str) -> int:
+    from monitor.pairing import parse_passkey
+
+    try:
+        return parse_passkey(text)
+    except MonitorError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+class _Deprecated(argparse.Action):
+    """An option that no longer does anything: accepted, with one line saying so."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print(
+            f"tiltmon: {option_string} is no longer needed (the simulated sensor speaks"
+            " profile version 2 by default; --sim-open-link / --open-link for version 1)",
+            file=sys.stderr,
+        )
+
+
 def _add_sensor_options(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
@@ -77,11 +103,21 @@ def _add_sensor_options(parser: argparse.ArgumentParser) -> None:
         " 10 the simulated sensor streams at most 25 Hz of its time",
     )
     parser.add_argument(
-        "--sim-private-link",
+        "--sim-open-link",
         action="store_true",
-        help="the simulated sensor speaks profile version 2 and refuses this computer until"
-        " paired (the dashboard offers the pairing step)",
+        help="the simulated tiltmon sensor speaks profile version 1 (no pairing, data for any"
+        " computer), as firmware before the private link did; default: version 2",
     )
+    parser.add_argument(
+        "--sim-passkey",
+        type=_passkey,
+        metavar="NNNNNN",
+        help="the simulated sensor asks for this 6-digit passkey when pairing (LE Secure"
+        " Connections passkey entry; default: Just Works, as the DIY clip)",
+    )
+    parser.add_argument(
+        "--sim-private-link", action=_Deprecated, nargs=0, help=argparse.SUPPRESS
+    )  # the default since the simulator speaks version 2
     _add_model_option(parser)
     _add_fault_options(parser)
 
@@ -172,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         const="desk_short",
         metavar="SCENARIO",
-        help="pair with a simulated private-link sensor (in this process)",
+        help="pair with a simulated sensor just switched on (in this process)",
     )
     where.add_argument("--sensor", metavar="NAME_OR_ADDRESS", help="a particular sensor")
     where.add_argument("--list", action="store_true", help="list the paired sensors")
@@ -180,6 +216,19 @@ def build_parser() -> argparse.ArgumentParser:
     pair.add_argument("--radio", metavar="SPEC", help="pair through a virtual radio")
     pair.add_argument("--seconds", type=_positive_float, default=5.0, help="scan this long")
     pair.add_argument("--seed", type=int, default=0, help="simulated sensor's seed")
+    pair.add_argument(
+        "--passkey",
+        type=_passkey,
+        metavar="NNNNNN",
+        help="the 6-digit passkey on the sensor's label, for a sensor that asks for one"
+        " (asked for at the terminal when not given)",
+    )
+    pair.add_argument(
+        "--sim-passkey",
+        type=_passkey,
+        metavar="NNNNNN",
+        help="with --sim: the simulated sensor asks for this passkey",
+    )
 
     sim = commands.add_parser("sim", help="run a simulated sensor as its own process")
     sim.add_argument("scenario", nargs="?", default="desk_short")
@@ -189,11 +238,20 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=int, default=0, help="loopback TCP port (default: any free)")
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument(
-        "--private-link",
+        "--open-link",
         action="store_true",
-        help="profile version 2: data only for a bonded host over an encrypted link;"
-        " pairing window open for the first two minutes (tiltmon pair --radio SPEC)",
+        help="profile version 1: no pairing, data for any computer (firmware before the"
+        " private link); default: version 2, pairing window open for the first two minutes",
     )
+    sim.add_argument(
+        "--passkey",
+        nargs="?",
+        const="random",
+        metavar="NNNNNN",
+        help="pairing asks for a 6-digit passkey (LE Secure Connections passkey entry), as a"
+        " clip with a label or a display; bare --passkey: a random one, printed",
+    )
+    sim.add_argument("--private-link", action=_Deprecated, nargs=0, help=argparse.SUPPRESS)
     _add_model_option(sim)
     _add_fault_options(sim)
 
@@ -414,6 +472,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING - 10 * args.verbose, format="%(levelname)s %(name)s: %(message)s"
     )
+    if not args.verbose:
+        # A refused pairing is said once, in tiltmon's own line; bumble's SMP warns as well.
+        logging.getLogger("bumble.smp").setLevel(logging.ERROR)
     try:
         _check_scenario(parser, args)
         return _run(parser, args)

@@ -28,6 +28,10 @@ class NotPairedError(SensorError):
     the bond was lost on one side): retrying will not help, pairing again will."""
 
 
+class PasskeyError(NotPairedError):
+    """The sensor pairs with the passkey on its label, and it was wrong or not given."""
+
+
 class ConnectionLostError(SensorError):
     """The link went down and could not be brought back."""
 

@@ -27,6 +27,14 @@ NOT_PAIRED_HINT = (
 )
 
 
+def parse_passkey(text: str) -> int:
+    """A sensor's passkey: the 6 digits on its label (a space or dash between groups allowed)."""
+    digits = text.strip().replace(" ", "").replace("-", "")
+    if not (len(digits) == 6 and digits.isdigit()):
+        raise ConfigError(f"a passkey is the 6 digits on the sensor's label, not {text!r}")
+    return int(digits)
+
+
 def paired_file() -> Path:
     from monitor.recording.paths import data_dir
 

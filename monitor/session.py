@@ -48,7 +48,7 @@ from monitor.transport.items import DeviceInfo, LinkEvent, LinkEventKind
 if TYPE_CHECKING:
     from firmware_sim.peripheral import Faults
     from monitor.control import AttachedTransport
-    from monitor.transport.ble import ReconnectPolicy
+    from monitor.transport.ble import PasskeySource, ReconnectPolicy
     from monitor.transport.replay import ReplayTransport
 
 log = logging.getLogger(__name__)
@@ -89,8 +89,16 @@ class SensorChoice:
     no_record: bool = False
     use_last_sensor: bool = False  # no --sensor: the one used last time (and remember this one)
     remembered: str | None = None  # the address preferred (not required) when several are in range
-    # The simulated sensor speaks profile version 2 (private link) and waits to be paired.
-    sim_private_link: bool = False
+    # The simulated tiltmon sensor speaks profile version 2 (the private link, as the firmware
+    # we ship); ``sim_open_link``: version 1, for studying older firmware.
+    sim_open_link: bool = False
+    sim_passkey: int | None = None  # it asks for this passkey when pairing (else Just Works)
+    # Switched on just now, its pairing window is open: the client pairs by itself on first use
+    # (False: it refuses until paired, as a clip met for the first time; the dashboard's
+    # first run shows its pairing step).
+    sim_pairs_itself: bool = True
+    # Asks the wearer for a sensor's passkey when pairing on first use (a terminal prompt).
+    passkey: PasskeySource | None = None
     # How long to keep reopening an adapter (or virtual radio) that went away; None: the default.
     adapter_gone_s: float | None = None
 
@@ -129,15 +137,24 @@ class SensorChoice:
             }
             if self.faults is not None:
                 options["faults"] = self.faults
-            if self.sim_private_link:
+            if self.sim_model != "tiltmon":
+                if self.sim_open_link or self.sim_passkey is not None:
+                    raise ConfigError(
+                        f"--sim-open-link/--sim-passkey: the {self.sim_model} model keeps its"
+                        " own protocol's security"
+                    )
+            elif self.sim_open_link:
+                if self.sim_passkey is not None:
+                    raise ConfigError("--sim-passkey: a version-1 (open link) sensor never pairs")
+            else:
                 from firmware_sim.peripheral import Security
 
-                if self.sim_model != "tiltmon":
-                    raise ConfigError(
-                        f"--sim-private-link: the {self.sim_model} model keeps its own protocol"
-                    )
-                options["security"] = Security()
-                options["pair_first_use"] = False  # it waits to be paired, like a real clip
+                try:
+                    options["security"] = Security(passkey=self.sim_passkey)
+                except ValueError as exc:
+                    raise ConfigError(f"--sim-passkey: {exc}") from None
+                options["pair_first_use"] = self.sim_pairs_itself
+                options["passkey"] = self.passkey
             return open_transport(f"sim:{self.sim}", settings=settings, **options)
         from monitor.pairing import PairedSensors
 
@@ -185,8 +202,9 @@ class Session:
     # Today's earlier recordings: their figures join the day's totals (a restart loses nothing).
     today_from: list[Path] = field(default_factory=list)
     live_factory: Callable[[], LiveStream] = field(default=live_pipeline)
-    # Pairs with the sensor when it refuses this computer (a private-link sensor, first run).
-    pair: Callable[[], Awaitable[object]] | None = None
+    # Pairs with the sensor when it refuses this computer (a private-link sensor, first run);
+    # asks the passkey source for the digits of a sensor that wants them.
+    pair: Callable[[PasskeySource | None], Awaitable[object]] | None = None
     # A simulated wearer who acts out a scenario when asked (``sim`` sessions): the calibration
     # wizard asks it to do what its prompts say, so a demo can calibrate.
     act_out: Callable[[str], None] | None = None

@@ -22,7 +22,8 @@ from monitor.transport.items import LinkEvent, LinkEventKind, Notification
 def _start_sim(port: int = 0) -> tuple[subprocess.Popen[str], int]:
     """`tiltmon sim` on ``port`` (0: a free one, which the kernel picks and the sim prints)."""
     sim = subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "sim", "--port", str(port)],
+        # Version 1 (open link): a restarted sim would have lost a bond (tests/firmware_sim).
+        [sys.executable, "-m", "monitor.cli", "sim", "--port", str(port), "--open-link"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,  # bumble's warnings would fill an unread pipe
         text=True,

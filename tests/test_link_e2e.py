@@ -235,7 +235,8 @@ def test_stream_command_prints_a_json_summary() -> None:
 @pytest.mark.slow
 def test_a_simulated_sensor_in_another_process_is_reached_over_loopback() -> None:
     sim = subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "sim", "walk", "--seed", "5"],
+        # Version 1 (open link): this test is about the loopback radio, pairing has its own.
+        [sys.executable, "-m", "monitor.cli", "sim", "walk", "--seed", "5", "--open-link"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -129,7 +129,7 @@ class BumbleScanner(BaseBleakScanner):
         await radio.stop_scanning(self)
 
     def _on_advertisement(self, advertisement: Advertisement) -> None:
-        key = address_key(advertisement.address)
+        key = self.radio.bleak_address(advertisement.address)
         accumulator = self._accumulators.setdefault(key, AdvertisementAccumulator())
         accumulator.update((int(t), bytes(d)) for t, d in advertisement.data.ad_structures)
         if not self.is_allowed_uuid(accumulator.service_uuids):
@@ -304,9 +304,11 @@ class BumbleClient(BaseBleakClient):
             return None
         return radio.device
 
-    async def pair(self, *args: Any, **kwargs: Any) -> None:
+    async def pair(self, *args: Any, passkey: int | None = None, **kwargs: Any) -> None:
         """Secure the link: with the stored keys if the peer is bonded, else by pairing (LE
-        Secure Connections, Just Works) and storing the bond, as BlueZ does.
+        Secure Connections) and storing the bond, as BlueZ does. ``passkey``: the 6 digits a
+        sensor that asks for passkey entry shows on its label (BlueZ asks its agent instead);
+        without one such a sensor is declined.
 
         A peer that refuses (pairing failed, or a bond it no longer has) raises
         :class:`~bleak.exc.BleakError` naming the reason.
@@ -324,9 +326,13 @@ class BumbleClient(BaseBleakClient):
                 ) from error
             return
         try:
-            await self._gatt(connection.pair())
+            with self.radio.typed_passkey(connection, passkey):
+                await self._gatt(connection.pair())
         except BleakError as error:
             raise BleakError(f"{self.address}: pairing refused ({error})") from error
+        # A peer met under a resolvable private address is known by its identity address from
+        # now on (bumble resolved it with the identity key just received), as BlueZ renames it.
+        self.address = address_key(connection.peer_address)
 
     async def _stored_keys(self, connection: Connection) -> Any:
         keystore = self.radio.device.keystore if self.radio.is_open else None
@@ -357,11 +363,13 @@ class BumbleClient(BaseBleakClient):
     async def unpair(self) -> None:
         """Forget the peer's keys (if any) and disconnect, as bleak's backends do."""
         radio = self.radio
-        if radio.is_open and self._peer_address is not None:
-            keystore = radio.device.keystore
-            if keystore is not None:
+        keystore = radio.device.keystore if radio.is_open else None
+        if keystore is not None:
+            # Its keys are filed under its identity address (the link's peer, once resolved).
+            named = {self._peer_address, getattr(self._connection, "peer_address", None)}
+            for address in named - {None}:
                 with contextlib.suppress(KeyError, BaseBumbleError):
-                    await keystore.delete(str(self._peer_address))
+                    await keystore.delete(str(address))
         await self.disconnect()
 
     # ------------------------------------------------------------------------ discovery

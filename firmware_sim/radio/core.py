@@ -33,6 +33,7 @@ from bumble.core import BaseBumbleError, PhysicalTransport
 from bumble.device import Advertisement, Connection, Device
 from bumble.keys import KeyStore
 from bumble.link import LocalLink
+from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport import open_transport
 from bumble.transport.common import Transport, TransportLostError
 
@@ -64,6 +65,19 @@ class _State(enum.Enum):
     OPEN = "open"
     LOST = "lost"  # the HCI transport went away under us
     CLOSED = "closed"
+
+
+class _Keyboard(PairingDelegate):
+    """The host's pairing delegate: it types the passkey it was given, or declines (SMP
+    Passkey Entry Failed) when a sensor asks for one and none was given."""
+
+    def __init__(self, passkey: int | None) -> None:
+        super().__init__(io_capability=PairingDelegate.IoCapability.KEYBOARD_INPUT_ONLY)
+        self._passkey = passkey
+
+    async def get_number(self) -> int | None:
+        # bumble's SMP reads 0 as "no passkey yet": 000000 is declined like no passkey.
+        return self._passkey or None
 
 
 def address_key(address: hci.Address) -> str:
@@ -129,6 +143,31 @@ class VirtualRadio:
         self._listeners: dict[object, AdvertisementListener] = {}
         self._seen: dict[str, hci.Address] = {}  # bleak address -> bumble address (with type)
         self._address_waiters: dict[str, list[asyncio.Future[hci.Address]]] = {}
+        # Passkeys typed for a pairing under way, by connection (LE Secure Connections
+        # passkey entry: the host is the keyboard, the sensor's label the display).
+        self._passkeys: dict[Connection, int] = {}
+
+    # ------------------------------------------------------------------------------- pairing
+    def _pairing_config(self, connection: Connection) -> PairingConfig:
+        """A computer's side of pairing: LE Secure Connections, bonding, MITM protection asked
+        for; it has a keyboard, so a sensor with a passkey gets passkey entry and one without
+        gets Just Works."""
+        return PairingConfig(
+            sc=True,
+            mitm=True,
+            bonding=True,
+            delegate=_Keyboard(self._passkeys.get(connection)),
+        )
+
+    @contextlib.contextmanager
+    def typed_passkey(self, connection: Connection, passkey: int | None) -> Iterator[None]:
+        """While pairing on ``connection``, answer a passkey request with ``passkey``."""
+        if passkey is not None:
+            self._passkeys[connection] = passkey
+        try:
+            yield
+        finally:
+            self._passkeys.pop(connection, None)
 
     # ----------------------------------------------------------------------------- factories
     @classmethod
@@ -202,6 +241,7 @@ class VirtualRadio:
                 device = Device.with_hci(self.name, self.address, transport.source, transport.sink)
             if self._keystore is not None:
                 device.keystore = self._keystore
+            device.pairing_config_factory = self._pairing_config
             async with asyncio.timeout(self.open_timeout):
                 await device.power_on()
         except (OSError, TimeoutError, BaseBumbleError, ValueError) as error:
@@ -376,9 +416,21 @@ class VirtualRadio:
             )
         return BleakError(f"{self!r}: HCI command failed: {error!r}")
 
+    def bleak_address(self, address: hci.Address) -> str:
+        """How bleak names the device advertising from ``address``: a resolvable private
+        address of a bonded peer by the peer's identity address (as BlueZ does, resolving with
+        the identity key the peer gave at bonding), any other address as it is."""
+        device = self._device
+        resolver = device.address_resolver if device is not None else None
+        if address.is_resolvable and resolver is not None:
+            identity = resolver.resolve(address)
+            if identity is not None:
+                return address_key(identity)
+        return address_key(address)
+
     def _on_advertisement(self, advertisement: Advertisement) -> None:
-        key = address_key(advertisement.address)
-        self._seen[key] = advertisement.address
+        key = self.bleak_address(advertisement.address)
+        self._seen[key] = advertisement.address  # the address to connect to now
         for waiter in self._address_waiters.pop(key, []):
             if not waiter.done():
                 waiter.set_result(advertisement.address)

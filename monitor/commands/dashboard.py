@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -27,10 +28,16 @@ log = logging.getLogger(__name__)
 REPLAY_UI_SPEED = 10.0  # the dashboard's replay pace when --speed is not given
 
 
-def dashboard_session(args: argparse.Namespace) -> Session:
+def dashboard_session(args: argparse.Namespace, *, first_run: bool = False) -> Session:
     """The sensor options' session (recorded unless --no-record); without --sensor, the sensor
-    used last time."""
-    return open_session(sensor_choice(args, use_last_sensor=True), rebuild_today=True)
+    used last time. On the first run a simulated version-2 sensor waits to be paired, as a
+    new clip would, so the dashboard shows its pairing step; later runs pair it on first use
+    (it was just switched on: its window is open). A passkey is asked on the pairing screen,
+    never at the terminal the dashboard draws on."""
+    choice = dataclasses.replace(
+        sensor_choice(args, use_last_sensor=True), passkey=None, sim_pairs_itself=not first_run
+    )
+    return open_session(choice, rebuild_today=True)
 
 
 def dashboard_replay(path: Path, speed: float | None) -> Session:
@@ -53,11 +60,13 @@ def guide_due() -> bool:
     return True
 
 
-async def run_app(session: Session, *, notify: bool) -> int:
+async def run_app(session: Session, *, notify: bool, guide: bool | None = None) -> int:
+    """``guide``: show the first-run guide (None: if it is due and this is not a replay)."""
     from monitor.notify import DesktopNotifier
     from monitor.tui.app import DashboardApp  # textual loads here, and only here
 
-    guide = session.replay is None and guide_due()
+    if guide is None:
+        guide = session.replay is None and guide_due()
     app = DashboardApp(session, notifier=DesktopNotifier(enabled=notify), guide=guide)
     loop = asyncio.get_running_loop()
     # SIGTERM and SIGHUP (logout, `systemctl stop`) quit as the quit key does: the app closes
@@ -82,7 +91,9 @@ async def run_app(session: Session, *, notify: bool) -> int:
 async def run_dashboard(args: argparse.Namespace) -> int:
     if args.attach:
         return await run_attach(None)
-    return await run_app(dashboard_session(args), notify=not args.no_notify)
+    first_run = guide_due()
+    session = dashboard_session(args, first_run=first_run)
+    return await run_app(session, notify=not args.no_notify, guide=first_run)
 
 
 async def run_attach(socket: str | None) -> int:

@@ -3,11 +3,44 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import sys
 import time
 
-from monitor.pairing import PairedSensors
-from monitor.transport.ble import RADIO_ENV_VAR, PairedWith, open_virtual_radio, pair_sensor
+from monitor.pairing import PairedSensors, parse_passkey
+from monitor.transport.ble import (
+    RADIO_ENV_VAR,
+    PairedWith,
+    PasskeySource,
+    open_virtual_radio,
+    pair_sensor,
+)
+
+
+async def terminal_passkey() -> int | None:
+    """Ask at the terminal for the passkey on the sensor's label (None: nothing typed)."""
+    try:
+        text = await asyncio.to_thread(
+            input, "the sensor asks for the 6-digit passkey on its label: "
+        )
+    except EOFError:
+        return None
+    return parse_passkey(text) if text.strip() else None
+
+
+def _given(passkey: int) -> PasskeySource:
+    async def given() -> int:
+        return passkey
+
+    return given
+
+
+def passkey_source(args: argparse.Namespace) -> PasskeySource | None:
+    """``--passkey``, else a prompt at the terminal, else none (piped: a clear error)."""
+    if args.passkey is not None:
+        return _given(args.passkey)
+    return terminal_passkey if sys.stdin.isatty() else None
 
 
 async def run_pair(args: argparse.Namespace) -> int:
@@ -23,12 +56,13 @@ async def run_pair(args: argparse.Namespace) -> int:
             " (on Linux: bluetoothctl remove ADDRESS)."
         )
         return 0
+    passkey = passkey_source(args)
     if args.sim is not None:
-        result = await _pair_simulated(args)
+        result = await _pair_simulated(args, passkey)
         print(
             f"paired with the simulated sensor {result.name} ({result.address}): the link is"
             " encrypted and the sensor bonded with this computer. (The simulator and its bond"
-            " live as long as this command; `tiltmon sim --private-link` runs one that stays.)"
+            " live as long as this command; `tiltmon sim` runs one that stays.)"
         )
         return 0
     radio_spec = args.radio or os.environ.get(RADIO_ENV_VAR)
@@ -41,11 +75,14 @@ async def run_pair(args: argparse.Namespace) -> int:
                 paired=paired,
                 scanner_backend=radio.scanner_backend,
                 client_backend=radio.client_backend,
+                passkey=passkey,
             )
         finally:
             await radio.close()
     else:
-        result = await pair_sensor(args.sensor, seconds=args.seconds, paired=paired)
+        result = await pair_sensor(
+            args.sensor, seconds=args.seconds, paired=paired, passkey=passkey
+        )
     _report(result, paired)
     return 0
 
@@ -75,7 +112,7 @@ def _list(paired: PairedSensors) -> int:
     return 0
 
 
-async def _pair_simulated(args: argparse.Namespace) -> PairedWith:
+async def _pair_simulated(args: argparse.Namespace, passkey: PasskeySource | None) -> PairedWith:
     """A version-2 simulated sensor, switched on just now (its pairing window open), on an
     in-process virtual link; paired through the same path as a real one."""
     from bumble.link import LocalLink
@@ -85,7 +122,8 @@ async def _pair_simulated(args: argparse.Namespace) -> PairedWith:
     from firmware_sim.radio import VirtualRadio
 
     link = LocalLink()
-    sensor = simulated_device_on_link(link, args.sim, seed=args.seed, security=Security())
+    security = Security(passkey=args.sim_passkey)
+    sensor = simulated_device_on_link(link, args.sim, seed=args.seed, security=security)
     await sensor.start()
     try:
         async with VirtualRadio(link=link) as radio:
@@ -94,6 +132,7 @@ async def _pair_simulated(args: argparse.Namespace) -> PairedWith:
                 seconds=args.seconds,
                 scanner_backend=radio.scanner_backend,
                 client_backend=radio.client_backend,
+                passkey=passkey,
             )
     finally:
         await sensor.stop()

@@ -6,10 +6,11 @@ import argparse
 import asyncio
 
 from firmware_sim.models import MODELS, simulated_device_on_link
-from firmware_sim.peripheral import Faults, Security
+from firmware_sim.peripheral import Faults, Security, random_passkey
 from firmware_sim.radio import serve_link
 from firmware_sim.scenarios import scenario_names
 from monitor.errors import MonitorError
+from monitor.pairing import parse_passkey
 
 
 def faults_from_args(args: argparse.Namespace) -> Faults:
@@ -36,10 +37,8 @@ async def run_sim(args: argparse.Namespace) -> int:
             print(f"  {name}")
         return 0
     faults = faults_from_args(args)
-    if args.private_link and args.sim_model != "tiltmon":
-        raise MonitorError(f"--private-link: the {args.sim_model} model keeps its own protocol")
+    security = _security(args)
     async with serve_link("127.0.0.1", args.port) as served:
-        security = Security() if args.private_link else None
         peripheral = simulated_device_on_link(
             served.link,
             args.scenario,
@@ -54,9 +53,8 @@ async def run_sim(args: argparse.Namespace) -> int:
             f" ({args.scenario}, seed {args.seed})"
             f" on {served.transport_spec}\n"
             + (
-                f"private link: pair first with  tiltmon pair --radio {served.transport_spec}"
-                " (pairing window open for two minutes)\n"
-                if security is not None
+                _pairing_lines(security, served.transport_spec)
+                if args.sim_model == "tiltmon"
                 else ""
             )
             + f"connect with:  tiltmon stream --radio {served.transport_spec}\n"
@@ -74,3 +72,38 @@ async def run_sim(args: argparse.Namespace) -> int:
                 flush=True,
             )
     return 0
+
+
+def _security(args: argparse.Namespace) -> Security | None:
+    """Version 2 (the private link) for the tiltmon model unless ``--open-link``."""
+    if args.sim_model != "tiltmon":
+        if args.open_link or args.passkey is not None:
+            raise MonitorError(
+                f"--open-link/--passkey: the {args.sim_model} model keeps its own protocol's"
+                " security"
+            )
+        return None
+    if args.open_link:
+        if args.passkey is not None:
+            raise MonitorError("--passkey: a version-1 (open link) sensor never pairs")
+        return None
+    if args.passkey is None:
+        return Security()
+    passkey = random_passkey() if args.passkey == "random" else parse_passkey(args.passkey)
+    try:
+        return Security(passkey=passkey)
+    except ValueError as exc:
+        raise MonitorError(f"--passkey: {exc}") from None
+
+
+def _pairing_lines(security: Security | None, spec: str) -> str:
+    if security is None:
+        return "open link (profile version 1): any computer may connect\n"
+    label = (
+        f"passkey on its label: {security.passkey:06d}\n" if security.passkey is not None else ""
+    )
+    passkey = f" --passkey {security.passkey:06d}" if security.passkey is not None else ""
+    return (
+        label + f"private link: pair first with  tiltmon pair --radio {spec}{passkey}"
+        " (pairing window open for two minutes)\n"
+    )

@@ -35,6 +35,8 @@ def sensor_choice(args: argparse.Namespace, *, use_last_sensor: bool = True) -> 
         from monitor.commands.sim import faults_from_args
 
         faults = faults_from_args(args)
+    from monitor.commands.pair import terminal_passkey
+
     record = getattr(args, "record", None)
     return SensorChoice(
         sim=args.sim,
@@ -48,7 +50,9 @@ def sensor_choice(args: argparse.Namespace, *, use_last_sensor: bool = True) -> 
         record=Path(record) if record else None,
         no_record=getattr(args, "no_record", True),
         use_last_sensor=use_last_sensor,
-        sim_private_link=getattr(args, "sim_private_link", False),
+        sim_open_link=getattr(args, "sim_open_link", False),
+        sim_passkey=getattr(args, "sim_passkey", None),
+        passkey=terminal_passkey if sys.stdin.isatty() else None,
         adapter_gone_s=getattr(args, "adapter_timeout", None),
     )
 

@@ -253,6 +253,7 @@ class LinkSecurity:
     link_bonded: bool  # this link is encrypted with a bond
     bonds: int
     max_bonds: int
+    passkey: bool = False  # pairing asks for the 6-digit passkey on the sensor's label
 
 
 def decode_security(data: bytes | bytearray | memoryview) -> LinkSecurity:
@@ -270,6 +271,7 @@ def decode_security(data: bytes | bytearray | memoryview) -> LinkSecurity:
         link_bonded=bool(flags & 0x04),
         bonds=bonds,
         max_bonds=max_bonds,
+        passkey=bool(flags & 0x08),
     )
 
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -39,6 +40,7 @@ from monitor.errors import (
     ConfigError,
     DecodeError,
     NotPairedError,
+    PasskeyError,
     SensorError,
     SensorNotFoundError,
 )
@@ -85,6 +87,7 @@ __all__ = [
     "BleTransport",
     "FoundSensor",
     "PairedWith",
+    "PasskeySource",
     "ReconnectPolicy",
     "StreamSettings",
     "open_virtual_radio",
@@ -277,6 +280,7 @@ class BleTransport:
         calibrated: Callable[[str], bool] = has_calibration,
         paired: PairedSensors | None = None,
         pair_first_use: bool = False,
+        passkey: PasskeySource | None = None,
     ) -> None:
         self.target = target
         # Preferences when several sensors are in range (monitor.transport.choice).
@@ -311,6 +315,7 @@ class BleTransport:
         # the bond; ``pair_first_use`` pairs a sensor that asks for it (tiltmon pair, sim:).
         self.paired = paired
         self.pair_first_use = pair_first_use
+        self.passkey = passkey  # asked when a sensor that pairs on first use wants its passkey
 
     async def __aenter__(self) -> Self:
         if self._radio_spec and self._client_backend is None:
@@ -503,15 +508,17 @@ class BleTransport:
         device, self.protocol = devices[choice.chosen.address]
         return device
 
-    async def pair(self) -> PairedWith:
+    async def pair(self, passkey: PasskeySource | None = None) -> PairedWith:
         """Pair with the sensor this transport looks for (``tiltmon pair`` in-line, for the
-        dashboard's pairing step), through the same radio."""
+        dashboard's pairing step), through the same radio; ``passkey`` is asked for the
+        digits on the sensor's label if it wants them."""
         return await pair_sensor(
             self.target,
             seconds=self.policy.scan_timeout_s,
             paired=self.paired,
             scanner_backend=self._scanner_backend,
             client_backend=self._client_backend,
+            passkey=passkey or self.passkey,
         )
 
     def _may_connect(self, address: str, protocol: str) -> bool:
@@ -525,9 +532,14 @@ class BleTransport:
     async def _secure(self, client: BleakClient, *, bonded: bool) -> None:
         """Encrypt the link with the bond (``bonded``), or pair; a refusal is final."""
         name = client.name or client.address
+        typed: dict[str, int] = {}
+        if not bonded:
+            typed = await _typed_passkey(client, name, self.passkey)
         try:
-            await client.pair()
+            await client.pair(**typed)
         except BleakError as exc:
+            if typed:
+                raise PasskeyError(_passkey_refused(name, exc)) from exc
             if bonded:
                 raise NotPairedError(
                     f"{name} refused this computer ({exc}): one side lost the bond (a reset,"
@@ -807,6 +819,49 @@ class _BleakGatt:
 # --- pairing (docs/protocol.md, private link) ------------------------------------------------
 
 
+#: Asks the wearer for the 6-digit passkey on the sensor's label (None: they gave up).
+PasskeySource = Callable[[], Awaitable[int | None]]
+
+_ASKS_PASSKEY = (
+    "asks for the 6-digit passkey printed on its label (LE Secure Connections passkey entry)"
+)
+
+
+async def _typed_passkey(
+    client: BleakClient, name: str, source: PasskeySource | None
+) -> dict[str, int]:
+    """``pair()``'s passkey argument, asked of ``source`` when the sensor's Security
+    characteristic says it wants one and the Bluetooth backend takes it (the virtual radio's;
+    BlueZ, CoreBluetooth and Windows ask in the system's own pairing dialog instead)."""
+    from monitor.sensors.tiltmon import SECURITY_UUID, decode_security
+
+    backend = getattr(client, "_backend", None)
+    if backend is None or "passkey" not in inspect.signature(backend.pair).parameters:
+        return {}
+    try:
+        security = decode_security(await client.read_gatt_char(SECURITY_UUID))
+    except (BleakError, DecodeError):  # version 1, or not a tiltmon sensor
+        return {}
+    if not (security.passkey and security.window_open):
+        return {}  # a closed window refuses any pairing: no point asking the wearer
+    if source is None:
+        raise PasskeyError(
+            f"{name} {_ASKS_PASSKEY}: give it with `tiltmon pair --passkey NNNNNN`, or type it"
+            " when asked (at a terminal, or on the dashboard's pairing screen)"
+        )
+    passkey = await source()
+    if passkey is None:
+        raise PasskeyError(f"{name} {_ASKS_PASSKEY}, and none was given")
+    return {"passkey": passkey}
+
+
+def _passkey_refused(name: str, exc: BaseException) -> str:
+    return (
+        f"{name} did not accept the passkey ({exc}): check the 6 digits on its label and pair"
+        " again while its pairing window is open"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class PairedWith:
     name: str
@@ -821,9 +876,11 @@ async def pair_sensor(
     paired: PairedSensors | None = None,
     scanner_backend: type[BaseBleakScanner] | None = None,
     client_backend: type[BaseBleakClient] | None = None,
+    passkey: PasskeySource | None = None,
 ) -> PairedWith:
     """Find one tiltmon sensor, pair (the bond goes to the Bluetooth stack's key store), prove
-    the encrypted link by reading its configuration, and record it in ``paired``."""
+    the encrypted link by reading its configuration, and record it in ``paired``. A sensor
+    that asks for its label's passkey gets it from ``passkey``."""
     from monitor.sensors.tiltmon import PROTOCOL
 
     try:
@@ -850,26 +907,39 @@ async def pair_sensor(
     kwargs: dict[str, Any] = {} if client_backend is None else {"backend": client_backend}
     try:
         try:
-            private = await _pair_and_prove(device, name, seconds, kwargs, forget_first=False)
-        except NotPairedError:
+            private, address = await _pair_and_prove(
+                device, name, seconds, kwargs, forget_first=False, passkey=passkey
+            )
+        except NotPairedError as refused:
+            if isinstance(refused, PasskeyError):
+                raise  # the passkey, not a stale bond
             # A bond this computer still holds but the sensor lost (reset, or it forgot the
             # oldest of its hosts) fails before any fresh pairing is tried: forget it, try once
             # more from scratch.
-            private = await _pair_and_prove(device, name, seconds, kwargs, forget_first=True)
+            private, address = await _pair_and_prove(
+                device, name, seconds, kwargs, forget_first=True, passkey=passkey
+            )
     except (BleakError, TimeoutError) as exc:
         if isinstance(exc, BleakBluetoothNotAvailableError):
             raise BluetoothUnavailableError(_NO_BLUETOOTH.format(exc)) from exc
         raise SensorError(f"could not pair with {name}: {exc}") from exc
     if paired is not None:
-        paired.add(device.address, name, PROTOCOL.name)
-    return PairedWith(name, device.address, private)
+        paired.add(address, name, PROTOCOL.name)
+    return PairedWith(name, address, private)
 
 
 async def _pair_and_prove(
-    device: BLEDevice, name: str, seconds: float, kwargs: dict[str, Any], *, forget_first: bool
-) -> bool:
+    device: BLEDevice,
+    name: str,
+    seconds: float,
+    kwargs: dict[str, Any],
+    *,
+    forget_first: bool,
+    passkey: PasskeySource | None = None,
+) -> tuple[bool, str]:
     """Pair with ``device`` and read its configuration over the encrypted link; whether it is
-    a version-2 (private link) sensor."""
+    a version-2 (private link) sensor, and its address after pairing (a sensor found under a
+    resolvable private address is known by its identity address from then on)."""
     from monitor.sensors.tiltmon import CONFIG_UUID, SECURITY_UUID, decode_security
 
     if forget_first:
@@ -879,9 +949,12 @@ async def _pair_and_prove(
         private = False
         with contextlib.suppress(BleakError, DecodeError):  # version 1 has no such thing
             private = decode_security(await client.read_gatt_char(SECURITY_UUID)).required
+        typed = await _typed_passkey(client, name, passkey)
         try:
-            await client.pair()
+            await client.pair(**typed)
         except BleakError as exc:
+            if typed:
+                raise PasskeyError(_passkey_refused(name, exc)) from exc
             raise NotPairedError(
                 f"{name} refused to pair ({exc}): it is paired with another computer or its"
                 f" pairing window is closed; {NOT_PAIRED_HINT}"
@@ -892,4 +965,5 @@ async def _pair_and_prove(
             raise NotPairedError(
                 f"{name} paired but still refuses this computer ({exc}); {NOT_PAIRED_HINT}"
             ) from exc
-    return private
+        address = client.address
+    return private, address

@@ -27,7 +27,13 @@ from bumble.link import LocalLink
 from firmware_sim.models import DEFAULT_MODEL, MODELS, simulated_device_on_link
 from firmware_sim.peripheral import Faults, Security, SimulatedDevice
 from firmware_sim.radio import VirtualRadio
-from monitor.transport.ble import BleTransport, PairedWith, ReconnectPolicy, StreamSettings
+from monitor.transport.ble import (
+    BleTransport,
+    PairedWith,
+    PasskeySource,
+    ReconnectPolicy,
+    StreamSettings,
+)
 from monitor.transport.items import TransportItem
 
 FULL_RATE_MAX_SPEED = 10.0
@@ -52,6 +58,7 @@ class SimulatedSensorTransport:
         speed: float = 1.0,
         security: Security | None = None,
         pair_first_use: bool = True,
+        passkey: PasskeySource | None = None,
     ) -> None:
         self.scenario = scenario
         self.seed = seed
@@ -69,6 +76,7 @@ class SimulatedSensorTransport:
         # The simulator was just switched on: its pairing window is open, so the client may pair
         # by itself; False makes it refuse like a real clip would until `pair()` is called.
         self.pair_first_use = pair_first_use
+        self.passkey = passkey  # asked when a sensor with a passkey pairs on first use
         self.peripheral: SimulatedDevice | None = None
         self._radio: VirtualRadio | None = None
         self._ble: BleTransport | None = None
@@ -89,7 +97,7 @@ class SimulatedSensorTransport:
         await self._radio.open()
         self._ble = BleTransport(
             # Straight to this sensor: alone on its own link, there is nothing to choose from.
-            str(self.peripheral.device.random_address),
+            str(self.peripheral.device.static_address),  # its identity, under any private address
             protocols=[MODELS[self.model].protocol],
             settings=self.settings,
             policy=self.policy,
@@ -97,6 +105,7 @@ class SimulatedSensorTransport:
             client_backend=self._radio.client_backend,
             clock=self.peripheral.clock.now,  # arrivals stamped in the simulated world's time
             pair_first_use=self.pair_first_use,
+            passkey=self.passkey,
         )
         return self
 
@@ -128,11 +137,12 @@ class SimulatedSensorTransport:
         """The simulated world's wall clock (the real one at speed 1, or before starting)."""
         return self.peripheral.clock.now() if self.peripheral is not None else time.time()
 
-    async def pair(self) -> PairedWith:
-        """Pair with the simulated sensor through this transport's radio."""
+    async def pair(self, passkey: PasskeySource | None = None) -> PairedWith:
+        """Pair with the simulated sensor through this transport's radio (``passkey``: asked
+        for the digits of a sensor that wants them)."""
         if self._ble is None:
             raise RuntimeError("use `async with` before pairing")
-        return await self._ble.pair()
+        return await self._ble.pair(passkey)
 
     @property
     def overflowed(self) -> int:

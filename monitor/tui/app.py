@@ -52,6 +52,7 @@ from monitor.tui.widgets.totals_panel import TotalsPanel
 log = logging.getLogger(__name__)
 
 REFRESH_S = 0.1  # the steady redraw rate: 10 Hz
+GUIDE_WAIT_S = 5.0  # the first-run guide waits this long at most for the link to settle
 SEEK_STEPS = {"left": -60.0, "right": 60.0, "left_square_bracket": -600.0,
               "right_square_bracket": 600.0}  # fmt: skip
 
@@ -118,6 +119,7 @@ class DashboardApp(App[None]):
         self.use_bell = bell
         self.blink = blink  # tests turn the input cursor's blinking off (deterministic pictures)
         self.show_guide = guide  # the first-run guide, opened over the dashboard at start
+        self._guide_pending = False  # waiting for the stream or the pairing step to show it
         self._worker: Worker[None] | None = None
         self._seek_to: float | None = None
         self._restart = asyncio.Event()
@@ -153,6 +155,17 @@ class DashboardApp(App[None]):
             self.run_worker(self._rebuild_today(), name="today", exit_on_error=False)
         self.refresh_view()
         if self.show_guide:
+            if self.session.pair is None:
+                self.push_screen(GuideScreen())
+            else:
+                # A sensor that may ask to be paired first: the guide waits for the stream
+                # (or the pairing step, or a few seconds), so it does not flash past.
+                self._guide_pending = True
+                self.set_timer(GUIDE_WAIT_S, self._show_pending_guide)
+
+    def _show_pending_guide(self) -> None:
+        if self._guide_pending and not isinstance(self.screen, PairingScreen):
+            self._guide_pending = False
             self.push_screen(GuideScreen())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -212,6 +225,8 @@ class DashboardApp(App[None]):
         if isinstance(screen, NudgeScreen) and not screen.sample and not state.nudge_pending:
             self.screen.dismiss()  # answered elsewhere, or a real break cleared it
             self.notify("Nice: you took a break.", timeout=4)
+        if self._guide_pending and (state.live.assembler.stats.samples or state.error):
+            self._show_pending_guide()
         for panel in self._panels:
             panel.show(state)
         for screen in self.screen_stack:
@@ -277,13 +292,17 @@ class DashboardApp(App[None]):
 
     async def _paired_after_refusal(self, run: asyncio.Task[Any]) -> bool:
         """The pairing step: when the sensor refused this computer and the source can pair,
-        ask the wearer to open its pairing window and pair; True once paired."""
+        ask the wearer to open its pairing window and pair; True once paired. On the first run
+        it comes before the guide (nothing streams until the sensor is paired)."""
         error = None if run.cancelled() else run.exception()
         if not isinstance(error, NotPairedError) or self.session.pair is None:
             return False
+        if isinstance(self.screen, GuideScreen):  # shown already: after the pairing, then
+            self.pop_screen()
+            self._guide_pending = True
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.push_screen(PairingScreen(str(error), self.session.pair, done))
-        await done
+        await done  # the guide, if due, follows with the first samples
         return True
 
     async def _stream(self) -> None:

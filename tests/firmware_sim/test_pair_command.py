@@ -22,6 +22,7 @@ def tiltmon(*args: str, data: Path, timeout: float = 90) -> subprocess.Completed
         text=True,
         timeout=timeout,
         env=env,
+        stdin=subprocess.DEVNULL,  # not a terminal: nothing is asked, a missing passkey is said
     )
 
 
@@ -35,6 +36,26 @@ def test_pair_sim_pairs_the_simulated_sensor(tmp_path: Path) -> None:
     assert "not paired with any sensor" in listed.stdout  # the in-process sim is not kept
 
 
+@pytest.mark.slow
+def test_pair_sim_with_the_passkey_on_its_label(tmp_path: Path) -> None:
+    pair = ("pair", "--sim", "--seconds", "1", "--sim-passkey", "482913")
+    right = tiltmon(*pair, "--passkey", "482 913", data=tmp_path)
+    assert right.returncode == 0, right.stderr
+    assert "encrypted" in right.stdout
+
+    wrong = tiltmon(*pair, "--passkey", "111111", data=tmp_path)
+    assert wrong.returncode == 1
+    assert "did not accept the passkey" in wrong.stderr and "Traceback" not in wrong.stderr
+    assert len(wrong.stderr.strip().splitlines()) == 1
+
+    none = tiltmon(*pair, data=tmp_path)  # piped: no prompt
+    assert none.returncode == 1
+    assert "asks for the 6-digit passkey" in none.stderr and "--passkey" in none.stderr
+
+    bad = tiltmon(*pair, "--passkey", "12345", data=tmp_path)
+    assert bad.returncode == 2 and "a passkey is the 6 digits" in bad.stderr
+
+
 def test_forgetting_an_unknown_sensor_says_so(tmp_path: Path) -> None:
     result = tiltmon("pair", "--forget", "AA:BB:CC:DD:EE:FF", data=tmp_path)
     assert result.returncode == 1 and "not paired with AA:BB:CC:DD:EE:FF" in result.stdout
@@ -44,7 +65,7 @@ def test_forgetting_an_unknown_sensor_says_so(tmp_path: Path) -> None:
 def test_pair_then_stream_across_processes_and_a_refusal_in_plain_words(tmp_path: Path) -> None:
     env = {**os.environ, "TILTMON_DATA_DIR": str(tmp_path / "sim")}
     sim = subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "sim", "--private-link", "--seed", "3"],
+        [sys.executable, "-m", "monitor.cli", "sim", "--seed", "3"],  # version 2 by default
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -80,3 +101,47 @@ def test_pair_then_stream_across_processes_and_a_refusal_in_plain_words(tmp_path
         sim.wait(10)
         if sim.stdout is not None:
             sim.stdout.close()
+
+
+@pytest.mark.slow
+def test_pair_asks_for_the_passkey_at_the_terminal(tmp_path: Path) -> None:
+    """No --passkey, at a terminal: the prompt appears when the sensor asks for one."""
+    import pty
+    import select
+    import time
+
+    main, terminal = pty.openpty()
+    argv = ["pair", "--sim", "--seconds", "1", "--sim-passkey", "482913"]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", *argv],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "TILTMON_DATA_DIR": str(tmp_path)},
+        start_new_session=True,
+    )
+    os.close(terminal)
+    out = b""
+
+    def read_until(text: bytes, seconds: float) -> None:
+        nonlocal out
+        end = time.monotonic() + seconds
+        while text not in out and time.monotonic() < end:
+            if select.select([main], [], [], 0.2)[0]:
+                try:
+                    out += os.read(main, 4096)
+                except OSError:  # the child closed the terminal
+                    return
+
+    try:
+        read_until(b"6-digit passkey on its label: ", 60)
+        assert b"6-digit passkey on its label: " in out, out
+        os.write(main, b"482 913\n")
+        read_until(b"encrypted", 60)
+        assert b"paired with the simulated sensor" in out and b"encrypted" in out, out
+        assert child.wait(30) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+        os.close(main)

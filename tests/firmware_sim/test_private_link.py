@@ -5,6 +5,7 @@ virtual radio: the simulated sensor's bonds and pairing window against the real 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import stat
 from pathlib import Path
@@ -18,7 +19,7 @@ from firmware_sim import protocol as p
 from firmware_sim.models import simulated_device_on_link
 from firmware_sim.peripheral import Security, SimulatedPeripheral
 from firmware_sim.radio import VirtualRadio
-from monitor.errors import ConfigError, NotPairedError, SensorError
+from monitor.errors import ConfigError, NotPairedError, SensorError, SensorNotFoundError
 from monitor.pairing import PairedSensors
 from monitor.sensors.tiltmon import decode_security
 from monitor.transport.ble import BleTransport, ReconnectPolicy, pair_sensor
@@ -211,7 +212,9 @@ async def test_a_sensor_that_lost_its_bond_is_recovered_by_pairing_again(
 async def test_a_host_that_lost_its_bond_pairs_again_in_the_window(
     link: LocalLink, tmp_path: Path
 ) -> None:
-    sensor = await private_sensor(link)
+    # A fixed address, so that the wiped host still finds it and hears the refusal (with
+    # private addresses it cannot recognise it at all: the next test).
+    sensor = await private_sensor(link, Security(private_address=False))
     paired = PairedSensors(tmp_path / "paired.json")
     keys = tmp_path / "keys.json"
     try:
@@ -233,6 +236,36 @@ async def test_a_host_that_lost_its_bond_pairs_again_in_the_window(
             _, got = await packets_from(transport(radio, paired))
             assert got == 3
         assert len(sensor.bonded_hosts) == 2  # the old identity is still remembered
+    finally:
+        await sensor.stop()
+
+
+async def test_a_host_that_lost_its_keys_no_longer_recognises_its_private_sensor(
+    link: LocalLink, tmp_path: Path
+) -> None:
+    sensor = await private_sensor(link)
+    paired = PairedSensors(tmp_path / "paired.json")
+    keys = tmp_path / "keys.json"
+    try:
+        async with VirtualRadio(link=link, keystore=keys) as radio:
+            identity = await pair(radio, paired)
+        keys.unlink()  # the identity key went with the rest: its private addresses are noise
+        async with VirtualRadio(link=link, keystore=keys) as radio:
+            gone = BleTransport(
+                None,
+                protocols=["tiltmon"],
+                policy=dataclasses.replace(POLICY, max_attempts=1),
+                scanner_backend=radio.scanner_backend,
+                client_backend=radio.client_backend,
+                paired=paired,
+            )
+            with pytest.raises(SensorNotFoundError, match="no sensor tiltmon knows"):
+                await packets_from(gone)
+            sensor.open_pairing_window()  # the wearer presses the button
+            assert await pair(radio, paired) == identity  # recorded by identity, not the RPA
+            assert paired.addresses("tiltmon") == {identity}
+            _, got = await packets_from(transport(radio, paired))
+            assert got == 3
     finally:
         await sensor.stop()
 
@@ -266,14 +299,14 @@ async def test_a_spoof_with_the_same_name_gets_no_connection(
         async with VirtualRadio(link=link) as radio:
             with pytest.raises(SensorError, match="several tiltmon sensors"):
                 await pair(radio, paired)
-            await pair(radio, paired, target=str(sensor.device.random_address))
+            await pair(radio, paired, target=str(sensor.identity_address))
             connected = spoof.counters.connections
             for _ in range(3):
                 events, got = await packets_from(transport(radio, paired))
                 assert got == 3
                 link_up = [e.detail for e in events if e.kind is LinkEventKind.CONNECTED]
                 # The spoof is not even a candidate: "the only sensor in range" is the paired one.
-                assert len(link_up) == 1 and str(sensor.device.random_address) in link_up[0]
+                assert len(link_up) == 1 and str(sensor.identity_address) in link_up[0]
             assert spoof.counters.connections == connected
     finally:
         await spoof.stop()
@@ -323,3 +356,63 @@ def test_a_damaged_record_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("not json")
     with pytest.raises(ConfigError, match="cannot read"):
         PairedSensors(path)
+
+
+async def addresses_seen(radio: VirtualRadio) -> set[str]:
+    found = await BleakScanner.discover(timeout=0.5, backend=radio.scanner_backend)
+    return {device.address for device in found}
+
+
+@pytest.mark.slow
+async def test_once_bonded_the_sensor_hides_behind_private_addresses_its_host_resolves(
+    link: LocalLink, tmp_path: Path
+) -> None:
+    sensor = await private_sensor(link, Security(address_rotation_s=3600))
+    identity = str(sensor.identity_address)
+    paired = PairedSensors(tmp_path / "paired.json")
+    try:
+        async with VirtualRadio(link=link) as radio, VirtualRadio(link=link) as tracker:
+            assert await addresses_seen(tracker) == {identity}  # unbonded: findable to pair
+            assert await pair(radio, paired) == identity
+            # Back to advertising, under a private address now.
+            moved = await BleakScanner.find_device_by_filter(
+                lambda device, _adv: device.address != identity,
+                timeout=5,
+                backend=tracker.scanner_backend,
+            )
+            assert moved is not None
+            after_bonding = str(sensor.advertised_address)
+            assert moved.address == after_bonding
+            assert sensor.advertised_address.is_resolvable and after_bonding != identity
+            # The tracker sees a stranger; the bonded host sees its sensor, by its identity.
+            assert await addresses_seen(tracker) == {after_bonding}
+            assert await addresses_seen(radio) == {identity}
+            events, got = await packets_from(transport(radio, paired))
+            assert got == 3 and sensor.counters.pairings == 1  # reconnected with the bond
+            assert LinkEventKind.CONFIGURED in [e.kind for e in events]
+            # A new private address (the rotation timer's): nothing for a tracker to follow,
+            # and still its sensor to the bonded host.
+            await sensor.rotate_address()
+            rotated = str(sensor.advertised_address)
+            assert sensor.advertised_address.is_resolvable
+            assert rotated not in (after_bonding, identity)
+            assert await addresses_seen(tracker) == {rotated}
+            assert await addresses_seen(radio) == {identity}
+    finally:
+        await sensor.stop()
+
+
+async def test_the_private_address_changes_on_its_timer(link: LocalLink, tmp_path: Path) -> None:
+    sensor = await private_sensor(link, Security(address_rotation_s=0.3))
+    try:
+        async with VirtualRadio(link=link) as radio, VirtualRadio(link=link) as tracker:
+            identity = await pair(radio, None)
+            found = await BleakScanner.discover(timeout=2.0, backend=tracker.scanner_backend)
+            seen = {device.address for device in found}
+            assert identity not in seen and len(seen) >= 3  # several, each for a moment
+            resolver = radio.device.address_resolver
+            assert resolver is not None
+            for device in found:
+                assert str(resolver.resolve(device.details)) == identity
+    finally:
+        await sensor.stop()

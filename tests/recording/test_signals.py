@@ -79,9 +79,14 @@ def test_a_signal_quits_the_dashboard_as_its_quit_key_does(
     import select
 
     path = tmp_path / "d.tiltmon"
+    # A returning user (the guide seen): a first run would wait in the pairing step first.
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "guide_seen").touch()
     pid, fd = pty.fork()  # the dashboard needs a terminal
     if pid == 0:  # the child: becomes the dashboard
         os.environ["TERM"] = "xterm-256color"
+        os.environ["TILTMON_CONFIG_DIR"] = str(config)
         argv = ["-m", "monitor.cli", "--sim", "--no-notify", "--record", str(path)]
         os.execv(sys.executable, [sys.executable, *argv])
     screen = b""
