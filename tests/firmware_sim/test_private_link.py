@@ -240,6 +240,7 @@ async def test_a_host_that_lost_its_bond_pairs_again_in_the_window(
         await sensor.stop()
 
 
+@pytest.mark.slow
 async def test_a_host_that_lost_its_keys_no_longer_recognises_its_private_sensor(
     link: LocalLink, tmp_path: Path
 ) -> None:
@@ -402,6 +403,7 @@ async def test_once_bonded_the_sensor_hides_behind_private_addresses_its_host_re
         await sensor.stop()
 
 
+@pytest.mark.slow
 async def test_the_private_address_changes_on_its_timer(link: LocalLink, tmp_path: Path) -> None:
     sensor = await private_sensor(link, Security(address_rotation_s=0.3))
     try:

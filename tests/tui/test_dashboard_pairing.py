@@ -152,6 +152,7 @@ async def type_passkey(app: DashboardApp, pilot: Pilot[None], digits: str) -> Pa
     return screen
 
 
+@pytest.mark.slow
 async def test_the_pairing_screen_asks_for_the_passkey_and_streams() -> None:
     app, transport = await passkey_app(482913)
     async with app.run_test() as pilot:

@@ -165,6 +165,7 @@ def moved(items: tuple[TransportItem, ...], by_s: float) -> tuple[TransportItem,
     )
 
 
+@pytest.mark.slow
 async def test_past_midnight_the_service_and_the_attached_dashboard_count_the_new_day(
     run_dir: Path,
 ) -> None:
@@ -390,6 +391,7 @@ def calibration_result(q_PS: np.ndarray) -> CalibrationResult:
     )
 
 
+@pytest.mark.slow
 async def test_calibrating_from_the_attached_dashboard_switches_the_service_and_the_mirror(
     run_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
