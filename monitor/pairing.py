@@ -35,6 +35,15 @@ def parse_passkey(text: str) -> int:
     return int(digits)
 
 
+def without_command_hint(reason: str) -> str:
+    """A refusal's reason without the hint to run ``tiltmon pair``: for the dashboard, whose
+    pairing screen says how to pair in its own steps."""
+    at = reason.rfind(NOT_PAIRED_HINT)
+    if at < 0:
+        return reason
+    return reason[:at].rstrip(" :;") + "."
+
+
 def paired_file() -> Path:
     from monitor.recording.paths import data_dir
 

@@ -41,7 +41,8 @@ async def test_the_dashboard_pairs_a_refusing_sensor_and_then_streams() -> None:
         await wait_for_screen(app, PairingScreen, pilot)
         screen = app.screen
         assert isinstance(screen, PairingScreen)
-        assert "pairing window" in screen.reason
+        assert screen.reason.endswith("paired with, and this one is not.")
+        assert "`tiltmon pair`" not in screen.reason  # the screen's own steps say how
         assert app.state.error is None  # a step to take, not the end of the stream
         peripheral = transport.peripheral
         assert isinstance(peripheral, SimulatedPeripheral)

@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from monitor.errors import MonitorError
-from monitor.pairing import parse_passkey
+from monitor.pairing import parse_passkey, without_command_hint
 
 if TYPE_CHECKING:
     from monitor.transport.ble import PasskeySource
@@ -54,7 +54,7 @@ class PairingScreen(Screen[None]):
         done: asyncio.Future[None],
     ) -> None:
         super().__init__()
-        self.reason = reason
+        self.reason = without_command_hint(reason)  # the steps below say how, here
         self._pair = pair
         self._done = done
         self.pairing = False
