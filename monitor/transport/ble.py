@@ -30,7 +30,12 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
-from bleak.exc import BleakBluetoothNotAvailableError, BleakError, BleakGATTProtocolError
+from bleak.exc import (
+    BleakBluetoothNotAvailableError,
+    BleakDBusError,
+    BleakError,
+    BleakGATTProtocolError,
+)
 from bleak_retry_connector import establish_connection
 
 from calibration.profiles import device_key, profile_path
@@ -72,6 +77,11 @@ RADIO_ENV_VAR = "TILTMON_RADIO"
 _INSUFFICIENT_AUTHENTICATION = 0x05
 _INSUFFICIENT_ENCRYPTION = 0x0F
 _SECURITY_ERRORS = frozenset({_INSUFFICIENT_AUTHENTICATION, _INSUFFICIENT_ENCRYPTION})
+# BlueZ does not pass those codes on: it tries to raise the link's security itself (pairing, or
+# encrypting with a bond it holds) and, when the sensor refuses, answers the D-Bus call with
+# this error (create_gatt_dbus_error in its gatt-client.c), which bleak leaves unmapped.
+_BLUEZ_NOT_PERMITTED = "org.bluez.Error.NotPermitted"
+_BLUEZ_NOT_PAIRED = "Not paired"
 
 QUEUE_PACKETS = 20_000  # about 30 minutes of 200 Hz data in 19-sample packets
 _COMMAND_TIMEOUT_S = 5.0
@@ -209,6 +219,17 @@ def _link_trouble(exc: BaseException) -> bool:
         return isinstance(exc, Exception)
     task = asyncio.current_task()
     return task is not None and task.cancelling() == 0
+
+
+def refused_for_security(exc: BaseException) -> bool:
+    """Whether a GATT request failed because the sensor wants a bonded, encrypted link."""
+    if isinstance(exc, BleakGATTProtocolError):
+        return int(exc.code) in _SECURITY_ERRORS
+    return (
+        isinstance(exc, BleakDBusError)
+        and exc.dbus_error == _BLUEZ_NOT_PERMITTED
+        and exc.dbus_error_details == _BLUEZ_NOT_PAIRED
+    )
 
 
 def _reason(exc: BaseException) -> str:
@@ -621,10 +642,16 @@ class BleTransport:
         self._gatt = _BleakGatt(client, self._on_data)
         try:
             config = await self.protocol.start(self._gatt, self.settings)
-        except BleakGATTProtocolError as exc:
-            if int(exc.code) not in _SECURITY_ERRORS:
+        except BleakError as exc:
+            if not refused_for_security(exc):
                 raise
             name = client.name or client.address
+            if self.paired is not None and client.address.upper() in self.paired:
+                # Encrypted with the bond this computer holds, and still refused.
+                raise NotPairedError(
+                    f"{name} refused this computer: it lost the bond (a reset) or paired with"
+                    f" other computers since; {NOT_PAIRED_HINT}"
+                ) from exc
             if not self.pair_first_use:
                 raise NotPairedError(
                     f"{name} keeps its data for the computer it is paired with, and this one"
@@ -888,7 +915,9 @@ async def _pair_and_prove(
             ) from exc
         try:
             await client.read_gatt_char(CONFIG_UUID)  # only a bonded, encrypted link may
-        except BleakGATTProtocolError as exc:
+        except BleakError as exc:
+            if not refused_for_security(exc):
+                raise
             raise NotPairedError(
                 f"{name} paired but still refuses this computer ({exc}); {NOT_PAIRED_HINT}"
             ) from exc
