@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -68,6 +69,7 @@ from monitor.transport.items import (
 
 if TYPE_CHECKING:
     from firmware_sim.radio import VirtualRadio
+    from monitor.sensors.tiltmon import LinkSecurity
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +234,31 @@ def refused_for_security(exc: BaseException) -> bool:
     )
 
 
+def _bluez_path(device: BLEDevice | None, platform_stack: bool) -> str | None:
+    """The device's D-Bus object when the platform's stack is BlueZ (Linux), else None."""
+    if not platform_stack or device is None or sys.platform != "linux":
+        return None
+    details = device.details
+    path = details.get("path") if isinstance(details, dict) else None
+    return path if isinstance(path, str) else None
+
+
+async def _pair_link(client: BleakClient, device: BLEDevice | None, platform_stack: bool) -> None:
+    """Pair over the connected ``client`` (or encrypt with the bond, where the stack does so
+    on pairing). On BlueZ through tiltmon's agent: bleak brings none, and without one Linux
+    refuses even Just Works (monitor.transport.bluez_pairing)."""
+    path = _bluez_path(device, platform_stack)
+    if path is None:
+        await client.pair()
+        return
+    from monitor.transport.bluez_pairing import BluezError, bluez_pair
+
+    try:
+        await bluez_pair(path)
+    except BluezError as exc:  # told like bleak's own BlueZ errors
+        raise BleakDBusError(exc.name, [exc.details]) from exc
+
+
 def _reason(exc: BaseException) -> str:
     """An error's message alone (bleak's adapter errors carry a reason code as a second arg)."""
     return str(exc.args[0]) if len(exc.args) > 1 and isinstance(exc.args[0], str) else str(exc)
@@ -321,6 +348,7 @@ class BleTransport:
         self.adapter_reopens = 0
         self._queue: asyncio.Queue[TransportItem | _LinkDown] = asyncio.Queue(QUEUE_PACKETS)
         self._client: BleakClient | None = None
+        self._device: BLEDevice | None = None  # the one connected to last
         self._gatt: _BleakGatt | None = None
         self._closing = False
         self._ever_streamed = False  # after the first stream, any error is worth a retry
@@ -547,7 +575,7 @@ class BleTransport:
         """Encrypt the link with the bond (``bonded``), or pair; a refusal is final."""
         name = client.name or client.address
         try:
-            await client.pair()
+            await _pair_link(client, self._device, self._client_backend is None)
         except BleakError as exc:
             if bonded:
                 raise NotPairedError(
@@ -564,6 +592,7 @@ class BleTransport:
 
     async def _connect(self, device: BLEDevice) -> BleakClient:
         self._drain()
+        self._device = device
 
         def on_disconnect(_client: BleakClient) -> None:
             self._put(_LinkDown(self._clock()))
@@ -640,13 +669,20 @@ class BleTransport:
         """The protocol module configures and starts the device; then battery news, if any."""
         assert self.protocol is not None
         self._gatt = _BleakGatt(client, self._on_data)
+        security = await self._link_security(client)
+        name = client.name or client.address
+        ours = self.paired is not None and client.address.upper() in self.paired
+        if ours and security is not None and security.required and security.bonds == 0:
+            raise NotPairedError(
+                f"{name} lost the bond with this computer (it holds none: a reset wiped"
+                f" them); {NOT_PAIRED_HINT}"
+            )
         try:
             config = await self.protocol.start(self._gatt, self.settings)
-        except BleakError as exc:
-            if not refused_for_security(exc):
+        except (BleakError, SensorError, TimeoutError) as exc:
+            if not refused_for_security(exc) and not self._stack_refused(ours, security):
                 raise
-            name = client.name or client.address
-            if self.paired is not None and client.address.upper() in self.paired:
+            if ours:
                 # Encrypted with the bond this computer holds, and still refused.
                 raise NotPairedError(
                     f"{name} refused this computer: it lost the bond (a reset) or paired with"
@@ -663,6 +699,30 @@ class BleTransport:
         with contextlib.suppress(BleakError):
             await client.start_notify(BATTERY_LEVEL_UUID, self._on_battery)
         return config
+
+    async def _link_security(self, client: BleakClient) -> LinkSecurity | None:
+        """What a version-2 tiltmon sensor says of this link (readable on any link); None for
+        other sensors, or when it cannot be read (the start then tells)."""
+        from monitor.sensors.tiltmon import PROTOCOL, SECURITY_UUID, decode_security
+
+        if self.protocol is None or self.protocol.name != PROTOCOL.name:
+            return None
+        try:
+            return decode_security(await client.read_gatt_char(SECURITY_UUID))
+        except (BleakError, DecodeError):
+            return None
+
+    def _stack_refused(self, ours: bool, security: LinkSecurity | None) -> bool:
+        """Whether a start that failed as link trouble was the sensor refusing this computer.
+
+        BlueZ answers the sensor's ATT 0x05/0x0F itself, by pairing (a host it has no bond
+        with) or encrypting (one it has): refused, the kernel drops the link and the request
+        fails like any lost link. A private-link sensor on an unencrypted link that this
+        computer is not paired with, and may not pair with here, can only have refused.
+        """
+        if security is None or not security.required or security.link_bonded:
+            return False
+        return not ours and not self.pair_first_use
 
     async def _ask_battery(self) -> tuple[bool, int | None]:
         """(whether the protocol has a battery command, the level it read, if it could)."""
@@ -877,12 +937,13 @@ async def pair_sensor(
     kwargs: dict[str, Any] = {} if client_backend is None else {"backend": client_backend}
     try:
         try:
-            private = await _pair_and_prove(device, name, seconds, kwargs, forget_first=False)
+            private = await _pair_and_prove(device, name, seconds, kwargs)
         except NotPairedError:
             # A bond this computer still holds but the sensor lost (reset, or it forgot the
             # oldest of its hosts) fails before any fresh pairing is tried: forget it, try once
             # more from scratch.
-            private = await _pair_and_prove(device, name, seconds, kwargs, forget_first=True)
+            device = await _forget(device, seconds, kwargs, scanner_backend)
+            private = await _pair_and_prove(device, name, seconds, kwargs)
     except (BleakError, TimeoutError) as exc:
         if isinstance(exc, BleakBluetoothNotAvailableError):
             raise BluetoothUnavailableError(_NO_BLUETOOTH.format(exc)) from exc
@@ -892,22 +953,43 @@ async def pair_sensor(
     return PairedWith(name, device.address, private)
 
 
+async def _forget(
+    device: BLEDevice,
+    seconds: float,
+    kwargs: dict[str, Any],
+    scanner_backend: type[BaseBleakScanner] | None,
+) -> BLEDevice:
+    """Forget this computer's keys for ``device``; the device as found again after."""
+    if _bluez_path(device, "backend" not in kwargs) is not None:
+        # BlueZ removes the device with its bond (no connection needed; bleak 3.1 asserts when
+        # a connected client is closed after unpair) and knows it again once it advertises.
+        await BleakClient(device, **kwargs).unpair()
+        from monitor.sensors.tiltmon import PROTOCOL
+
+        found = await BleakScanner.find_device_by_address(
+            device.address, timeout=seconds, **_scan_args(scanner_backend, [PROTOCOL])
+        )
+        if found is None:
+            raise SensorNotFoundError(f"{device.name or device.address} went out of range")
+        return found
+    async with BleakClient(device, timeout=seconds + 10, **kwargs) as client:
+        await client.unpair()  # forgets this computer's keys for it, and disconnects
+    return device
+
+
 async def _pair_and_prove(
-    device: BLEDevice, name: str, seconds: float, kwargs: dict[str, Any], *, forget_first: bool
+    device: BLEDevice, name: str, seconds: float, kwargs: dict[str, Any]
 ) -> bool:
     """Pair with ``device`` and read its configuration over the encrypted link; whether it is
     a version-2 (private link) sensor."""
     from monitor.sensors.tiltmon import CONFIG_UUID, SECURITY_UUID, decode_security
 
-    if forget_first:
-        async with BleakClient(device, timeout=seconds + 10, **kwargs) as client:
-            await client.unpair()  # forgets this computer's keys for it, and disconnects
     async with BleakClient(device, timeout=seconds + 10, **kwargs) as client:
         private = False
         with contextlib.suppress(BleakError, DecodeError):  # version 1 has no such thing
             private = decode_security(await client.read_gatt_char(SECURITY_UUID)).required
         try:
-            await client.pair()
+            await _pair_link(client, device, "backend" not in kwargs)
         except BleakError as exc:
             raise NotPairedError(
                 f"{name} refused to pair ({exc}): it is paired with another computer or its"
