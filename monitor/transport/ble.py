@@ -672,11 +672,6 @@ class BleTransport:
         security = await self._link_security(client)
         name = client.name or client.address
         ours = self.paired is not None and client.address.upper() in self.paired
-        if ours and security is not None and security.required and security.bonds == 0:
-            raise NotPairedError(
-                f"{name} lost the bond with this computer (it holds none: a reset wiped"
-                f" them); {NOT_PAIRED_HINT}"
-            )
         try:
             config = await self.protocol.start(self._gatt, self.settings)
         except (BleakError, SensorError, TimeoutError) as exc:

@@ -89,17 +89,20 @@ async def wait_for_adapter() -> float:
         await asyncio.sleep(0.5)
 
 
-def cli_env() -> dict[str, str]:
+def cli_env(user: str = "") -> dict[str, str]:
+    """The CLI's environment; ``user`` gives it data and settings of its own (what one
+    scenario records, remembers or pairs with must not steer another's)."""
     env = dict(os.environ)
     env.pop("TILTMON_RADIO", None)  # the system's Bluetooth, i.e. BlueZ
-    env["TILTMON_DATA_DIR"] = str(WORK / "data")
-    env["TILTMON_CONFIG_DIR"] = str(WORK / "config")
-    env["HOME"] = str(WORK)
+    home = WORK / user if user else WORK
+    env["TILTMON_DATA_DIR"] = str(home / "data")
+    env["TILTMON_CONFIG_DIR"] = str(home / "config")
+    env["HOME"] = str(home)
     return env
 
 
 async def run_cli(
-    args: list[str], timeout_s: float, *, stop_after_s: float | None = None
+    args: list[str], timeout_s: float, *, stop_after_s: float | None = None, user: str = ""
 ) -> dict[str, Any]:
     """Run ``tiltmon ARGS`` as a user would; its exit status, last stdout line and stderr.
     ``stop_after_s``: then SIGTERM it, as a user who gives up would (it closes cleanly)."""
@@ -111,7 +114,7 @@ async def run_cli(
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=cli_env(),
+        env=cli_env(user),
     )
     stopper = None
     if stop_after_s is not None:
@@ -288,7 +291,7 @@ async def run_probe(address: str) -> dict[str, Any]:
         address,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=cli_env(),
+        env=cli_env(PRIVATE_LINK),
     )
     try:
         async with asyncio.timeout(CLI_SLACK_S):
@@ -390,11 +393,15 @@ async def private_link_scenario(
 
     def stream(seconds: int, *extra: str) -> Any:
         return run_cli(
-            ["stream", *extra, "--seconds", str(seconds), "--json"], seconds + CLI_SLACK_S
+            ["stream", *extra, "--seconds", str(seconds), "--json"],
+            seconds + CLI_SLACK_S,
+            user=PRIVATE_LINK,
         )
 
     def pair() -> Any:
-        return run_cli(["pair", "--sensor", address, "--seconds", "8"], CLI_SLACK_S)
+        return run_cli(
+            ["pair", "--sensor", address, "--seconds", "8"], CLI_SLACK_S, user=PRIVATE_LINK
+        )
 
     await sensor.start()
     try:
@@ -423,6 +430,7 @@ async def private_link_scenario(
                     ["stream", "--seconds", "5", "--json"],
                     CLI_SLACK_S,
                     stop_after_s=SPOOF_SECONDS + CLI_START_S,
+                    user=PRIVATE_LINK,
                 ),
                 watched=spoof,
             )
@@ -464,13 +472,6 @@ async def run(out: Path, results: dict[str, Any], only: set[str] | None) -> None
         if wanted("scan"):
             results["scenarios"]["scan"] = await scan_scenario(link)
             save_all()
-        if wanted(PRIVATE_LINK):
-            started = time.monotonic()
-            private: dict[str, Any] = {}
-            results["scenarios"][PRIVATE_LINK] = private
-            await private_link_scenario(link, tap, out, private, save_all)
-            private["scenario_wall_s"] = round(time.monotonic() - started, 1)
-            save_all()
         for scenario in STREAMS:
             if not wanted(scenario.name):
                 continue
@@ -478,6 +479,14 @@ async def run(out: Path, results: dict[str, Any], only: set[str] | None) -> None
             result = await stream_scenario(link, scenario, out)
             result["scenario_wall_s"] = round(time.monotonic() - started, 1)
             results["scenarios"][scenario.name] = result
+            save_all()
+        # Last: it leaves a bond in bluetoothd (its tiltmon data are its own, see cli_env).
+        if wanted(PRIVATE_LINK):
+            started = time.monotonic()
+            private: dict[str, Any] = {}
+            results["scenarios"][PRIVATE_LINK] = private
+            await private_link_scenario(link, tap, out, private, save_all)
+            private["scenario_wall_s"] = round(time.monotonic() - started, 1)
             save_all()
     results["complete"] = True
     save_all()
