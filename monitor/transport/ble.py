@@ -21,6 +21,7 @@ import contextlib
 import inspect
 import logging
 import os
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -31,7 +32,12 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
-from bleak.exc import BleakBluetoothNotAvailableError, BleakError, BleakGATTProtocolError
+from bleak.exc import (
+    BleakBluetoothNotAvailableError,
+    BleakDBusError,
+    BleakError,
+    BleakGATTProtocolError,
+)
 from bleak_retry_connector import establish_connection
 
 from calibration.profiles import device_key, profile_path
@@ -65,6 +71,7 @@ from monitor.transport.items import (
 
 if TYPE_CHECKING:
     from firmware_sim.radio import VirtualRadio
+    from monitor.sensors.tiltmon import LinkSecurity
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +81,11 @@ RADIO_ENV_VAR = "TILTMON_RADIO"
 _INSUFFICIENT_AUTHENTICATION = 0x05
 _INSUFFICIENT_ENCRYPTION = 0x0F
 _SECURITY_ERRORS = frozenset({_INSUFFICIENT_AUTHENTICATION, _INSUFFICIENT_ENCRYPTION})
+# BlueZ does not pass those codes on: it tries to raise the link's security itself (pairing, or
+# encrypting with a bond it holds) and, when the sensor refuses, answers the D-Bus call with
+# this error (create_gatt_dbus_error in its gatt-client.c), which bleak leaves unmapped.
+_BLUEZ_NOT_PERMITTED = "org.bluez.Error.NotPermitted"
+_BLUEZ_NOT_PAIRED = "Not paired"
 
 QUEUE_PACKETS = 20_000  # about 30 minutes of 200 Hz data in 19-sample packets
 _COMMAND_TIMEOUT_S = 5.0
@@ -214,6 +226,45 @@ def _link_trouble(exc: BaseException) -> bool:
     return task is not None and task.cancelling() == 0
 
 
+def refused_for_security(exc: BaseException) -> bool:
+    """Whether a GATT request failed because the sensor wants a bonded, encrypted link."""
+    if isinstance(exc, BleakGATTProtocolError):
+        return int(exc.code) in _SECURITY_ERRORS
+    return (
+        isinstance(exc, BleakDBusError)
+        and exc.dbus_error == _BLUEZ_NOT_PERMITTED
+        and exc.dbus_error_details == _BLUEZ_NOT_PAIRED
+    )
+
+
+def _bluez_path(device: BLEDevice | None, platform_stack: bool) -> str | None:
+    """The device's D-Bus object when the platform's stack is BlueZ (Linux), else None."""
+    if not platform_stack or device is None or sys.platform != "linux":
+        return None
+    details = device.details
+    path = details.get("path") if isinstance(details, dict) else None
+    return path if isinstance(path, str) else None
+
+
+async def _pair_link(
+    client: BleakClient, device: BLEDevice | None, platform_stack: bool, **typed: int
+) -> None:
+    """Pair over the connected ``client`` (or encrypt with the bond, where the stack does so
+    on pairing); ``typed``: the passkey, for a backend that takes one. On BlueZ through
+    tiltmon's agent: bleak brings none, and without one Linux refuses even Just Works
+    (monitor.transport.bluez_pairing)."""
+    path = _bluez_path(device, platform_stack)
+    if path is None:
+        await client.pair(**typed)
+        return
+    from monitor.transport.bluez_pairing import BluezError, bluez_pair
+
+    try:
+        await bluez_pair(path)
+    except BluezError as exc:  # told like bleak's own BlueZ errors
+        raise BleakDBusError(exc.name, [exc.details]) from exc
+
+
 def _reason(exc: BaseException) -> str:
     """An error's message alone (bleak's adapter errors carry a reason code as a second arg)."""
     return str(exc.args[0]) if len(exc.args) > 1 and isinstance(exc.args[0], str) else str(exc)
@@ -304,6 +355,7 @@ class BleTransport:
         self.adapter_reopens = 0
         self._queue: asyncio.Queue[TransportItem | _LinkDown] = asyncio.Queue(QUEUE_PACKETS)
         self._client: BleakClient | None = None
+        self._device: BLEDevice | None = None  # the one connected to last
         self._gatt: _BleakGatt | None = None
         self._closing = False
         self._ever_streamed = False  # after the first stream, any error is worth a retry
@@ -536,7 +588,7 @@ class BleTransport:
         if not bonded:
             typed = await _typed_passkey(client, name, self.passkey)
         try:
-            await client.pair(**typed)
+            await _pair_link(client, self._device, self._client_backend is None, **typed)
         except BleakError as exc:
             if typed:
                 raise PasskeyError(_passkey_refused(name, exc)) from exc
@@ -555,6 +607,7 @@ class BleTransport:
 
     async def _connect(self, device: BLEDevice) -> BleakClient:
         self._drain()
+        self._device = device
 
         def on_disconnect(_client: BleakClient) -> None:
             self._put(_LinkDown(self._clock()))
@@ -631,12 +684,20 @@ class BleTransport:
         """The protocol module configures and starts the device; then battery news, if any."""
         assert self.protocol is not None
         self._gatt = _BleakGatt(client, self._on_data)
+        security = await self._link_security(client)
+        name = client.name or client.address
+        ours = self.paired is not None and client.address.upper() in self.paired
         try:
             config = await self.protocol.start(self._gatt, self.settings)
-        except BleakGATTProtocolError as exc:
-            if int(exc.code) not in _SECURITY_ERRORS:
+        except (BleakError, SensorError, TimeoutError) as exc:
+            if not refused_for_security(exc) and not self._stack_refused(ours, security):
                 raise
-            name = client.name or client.address
+            if ours:
+                # Encrypted with the bond this computer holds, and still refused.
+                raise NotPairedError(
+                    f"{name} refused this computer: it lost the bond (a reset) or paired with"
+                    f" other computers since; {NOT_PAIRED_HINT}"
+                ) from exc
             if not self.pair_first_use:
                 raise NotPairedError(
                     f"{name} keeps its data for the computer it is paired with, and this one"
@@ -648,6 +709,30 @@ class BleTransport:
         with contextlib.suppress(BleakError):
             await client.start_notify(BATTERY_LEVEL_UUID, self._on_battery)
         return config
+
+    async def _link_security(self, client: BleakClient) -> LinkSecurity | None:
+        """What a version-2 tiltmon sensor says of this link (readable on any link); None for
+        other sensors, or when it cannot be read (the start then tells)."""
+        from monitor.sensors.tiltmon import PROTOCOL, SECURITY_UUID, decode_security
+
+        if self.protocol is None or self.protocol.name != PROTOCOL.name:
+            return None
+        try:
+            return decode_security(await client.read_gatt_char(SECURITY_UUID))
+        except (BleakError, DecodeError):
+            return None
+
+    def _stack_refused(self, ours: bool, security: LinkSecurity | None) -> bool:
+        """Whether a start that failed as link trouble was the sensor refusing this computer.
+
+        BlueZ answers the sensor's ATT 0x05/0x0F itself, by pairing (a host it has no bond
+        with) or encrypting (one it has): refused, the kernel drops the link and the request
+        fails like any lost link. A private-link sensor on an unencrypted link that this
+        computer is not paired with, and may not pair with here, can only have refused.
+        """
+        if security is None or not security.required or security.link_bonded:
+            return False
+        return not ours and not self.pair_first_use
 
     async def _ask_battery(self) -> tuple[bool, int | None]:
         """(whether the protocol has a battery command, the level it read, if it could)."""
@@ -907,18 +992,15 @@ async def pair_sensor(
     kwargs: dict[str, Any] = {} if client_backend is None else {"backend": client_backend}
     try:
         try:
-            private, address = await _pair_and_prove(
-                device, name, seconds, kwargs, forget_first=False, passkey=passkey
-            )
+            private, address = await _pair_and_prove(device, name, seconds, kwargs, passkey)
         except NotPairedError as refused:
             if isinstance(refused, PasskeyError):
                 raise  # the passkey, not a stale bond
             # A bond this computer still holds but the sensor lost (reset, or it forgot the
             # oldest of its hosts) fails before any fresh pairing is tried: forget it, try once
             # more from scratch.
-            private, address = await _pair_and_prove(
-                device, name, seconds, kwargs, forget_first=True, passkey=passkey
-            )
+            device = await _forget(device, seconds, kwargs, scanner_backend)
+            private, address = await _pair_and_prove(device, name, seconds, kwargs, passkey)
     except (BleakError, TimeoutError) as exc:
         if isinstance(exc, BleakBluetoothNotAvailableError):
             raise BluetoothUnavailableError(_NO_BLUETOOTH.format(exc)) from exc
@@ -928,13 +1010,35 @@ async def pair_sensor(
     return PairedWith(name, address, private)
 
 
+async def _forget(
+    device: BLEDevice,
+    seconds: float,
+    kwargs: dict[str, Any],
+    scanner_backend: type[BaseBleakScanner] | None,
+) -> BLEDevice:
+    """Forget this computer's keys for ``device``; the device as found again after."""
+    if _bluez_path(device, "backend" not in kwargs) is not None:
+        # BlueZ removes the device with its bond (no connection needed; bleak 3.1 asserts when
+        # a connected client is closed after unpair) and knows it again once it advertises.
+        await BleakClient(device, **kwargs).unpair()
+        from monitor.sensors.tiltmon import PROTOCOL
+
+        found = await BleakScanner.find_device_by_address(
+            device.address, timeout=seconds, **_scan_args(scanner_backend, [PROTOCOL])
+        )
+        if found is None:
+            raise SensorNotFoundError(f"{device.name or device.address} went out of range")
+        return found
+    async with BleakClient(device, timeout=seconds + 10, **kwargs) as client:
+        await client.unpair()  # forgets this computer's keys for it, and disconnects
+    return device
+
+
 async def _pair_and_prove(
     device: BLEDevice,
     name: str,
     seconds: float,
     kwargs: dict[str, Any],
-    *,
-    forget_first: bool,
     passkey: PasskeySource | None = None,
 ) -> tuple[bool, str]:
     """Pair with ``device`` and read its configuration over the encrypted link; whether it is
@@ -942,16 +1046,13 @@ async def _pair_and_prove(
     resolvable private address is known by its identity address from then on)."""
     from monitor.sensors.tiltmon import CONFIG_UUID, SECURITY_UUID, decode_security
 
-    if forget_first:
-        async with BleakClient(device, timeout=seconds + 10, **kwargs) as client:
-            await client.unpair()  # forgets this computer's keys for it, and disconnects
     async with BleakClient(device, timeout=seconds + 10, **kwargs) as client:
         private = False
         with contextlib.suppress(BleakError, DecodeError):  # version 1 has no such thing
             private = decode_security(await client.read_gatt_char(SECURITY_UUID)).required
         typed = await _typed_passkey(client, name, passkey)
         try:
-            await client.pair(**typed)
+            await _pair_link(client, device, "backend" not in kwargs, **typed)
         except BleakError as exc:
             if typed:
                 raise PasskeyError(_passkey_refused(name, exc)) from exc
@@ -961,7 +1062,9 @@ async def _pair_and_prove(
             ) from exc
         try:
             await client.read_gatt_char(CONFIG_UUID)  # only a bonded, encrypted link may
-        except BleakGATTProtocolError as exc:
+        except BleakError as exc:
+            if not refused_for_security(exc):
+                raise
             raise NotPairedError(
                 f"{name} paired but still refuses this computer ({exc}); {NOT_PAIRED_HINT}"
             ) from exc

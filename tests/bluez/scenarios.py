@@ -48,3 +48,27 @@ STREAMS: tuple[StreamScenario, ...] = (
 )
 
 SCAN_SECONDS = 6
+
+
+# The private link (docs/protocol.md, version 2; docs/reliability.md, threat model), as one
+# story on one version-2 sensor whose pairing window starts closed (it is somebody's sensor):
+# each step is a user's command (or the plain-bleak probe) run in the guest, in this order.
+PRIVATE_LINK = "private-link"
+PRIVATE_STEPS: tuple[str, ...] = (
+    "unbonded-probe",  # plain bleak, no bond: the IMU data and the control point are refused
+    "unbonded-stream",  # `tiltmon stream` unpaired: one clear line, exit 1, no retry loop
+    "pair-window-closed",  # `tiltmon pair` outside the window: refused with a clear line
+    "pair",  # the wearer presses the button; `tiltmon pair` bonds through BlueZ
+    "stream",  # `tiltmon stream` over the encrypted link
+    "spoof",  # the real sensor away, a look-alike in range: no connection to it
+    "bond-removed-stream",  # bluetoothd forgot the bond (RemoveDevice): refused, one line
+    "re-pair",  # button again; `tiltmon pair` bonds anew
+)
+PRIVATE_STREAM_SECONDS = 15
+SPOOF_SECONDS = 12  # listening for its sensor, the look-alike in range, until the user stops it
+ATT_INSUFFICIENT_AUTHENTICATION = 0x05
+ATT_INSUFFICIENT_ENCRYPTION = 0x0F
+
+# Developing the guest: TILTMON_BLUEZ_ONLY=private-link (comma-separated names, "scan" among
+# them) runs only those scenarios in the VM; the tests of the others then fail for want of them.
+ONLY_ENV_VAR = "TILTMON_BLUEZ_ONLY"

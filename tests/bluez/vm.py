@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bluez.scenarios import RESULTS_FILE
+from bluez.scenarios import ONLY_ENV_VAR, RESULTS_FILE
 
 GUEST = Path(__file__).with_name("guest.py")
 BLUETOOTHD = ("/usr/libexec/bluetooth/bluetoothd", "/usr/lib/bluetooth/bluetoothd")
-# Boot (about 30 s under emulation) plus seven CLI runs of about a minute each on a busy
+# Boot (about 30 s under emulation) plus some fifteen CLI runs of up to a minute each on a busy
 # two-core machine; a hung guest must not hang CI.
 RESULTS_ENV_VAR = "TILTMON_BLUEZ_RESULTS"  # a directory of an earlier run: assert, do not boot
 VM_TIMEOUT_S = float(os.environ.get("TILTMON_BLUEZ_TIMEOUT", "1500"))
@@ -83,6 +83,9 @@ def find_prerequisites() -> tuple[Prerequisites | None, list[str]]:
 
 def vm_command(pre: Prerequisites, out: Path) -> list[str]:
     guest = f"{sys.executable} {GUEST} --out {out}"
+    only = os.environ.get(ONLY_ENV_VAR, "").replace(" ", "")
+    if only:
+        guest += f" --only {only}"
     # root in the guest: it loads a module and starts system daemons (the host may be anyone).
     command = [pre.vng, "-r", str(pre.kernel), "--user", "root", "--cpus", "2", "--memory", "2G"]
     # Nested KVM hangs on the usual cloud VMs; emulation is slow but works everywhere.
