@@ -363,8 +363,10 @@ async def private_link_scenario(
     link: LocalLink, tap: HciTap, out: Path, result: dict[str, Any], save_all: Any
 ) -> None:
     """The private link through BlueZ, as a user lives it (scenarios.PRIVATE_STEPS)."""
-    # Somebody's sensor: version 2, its pairing window closed until the button is pressed.
-    security = Security(pairing_window_s=0.0)
+    # Somebody's sensor: version 2, its pairing window closed until the button is pressed, and
+    # a fixed address as the DIY clip has (CircuitPython offers no private addresses; the
+    # simulator's rotation is held to its rules on the virtual radio).
+    security = Security(pairing_window_s=0.0, private_address=False)
     sensor = new_sensor(link, "tiltmon", seed=23, security=security)
     assert isinstance(sensor, SimulatedPeripheral)
     address = address_of(sensor)
