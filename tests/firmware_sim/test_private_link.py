@@ -5,9 +5,11 @@ virtual radio: the simulated sensor's bonds and pairing window against the real 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import stat
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,18 @@ async def private_sensor(
     assert isinstance(sensor, SimulatedPeripheral)
     await sensor.start()
     return sensor
+
+
+@contextlib.asynccontextmanager
+async def running_sensor(
+    link: LocalLink, security: Security | None = None, *, name: str = "tiltmon"
+) -> AsyncIterator[SimulatedPeripheral]:
+    """A private-link sensor on the air for the block, switched off after it whatever happens."""
+    sensor = await private_sensor(link, security, name=name)
+    try:
+        yield sensor
+    finally:
+        await sensor.stop()
 
 
 @pytest.fixture
@@ -86,75 +100,65 @@ async def pair(radio: VirtualRadio, paired: PairedSensors | None, target: str | 
 async def test_a_bonded_host_streams_and_reconnects_encrypted(
     link: LocalLink, tmp_path: Path
 ) -> None:
-    sensor = await private_sensor(link)
     paired = PairedSensors(tmp_path / "paired.json")
-    try:
-        async with VirtualRadio(link=link) as radio:
-            address = await pair(radio, paired)
-            assert address in paired and sensor.counters.pairings == 1
-            assert sensor.bonded_hosts == [str(radio.address)]
-            assert not sensor.pairing_window_open  # one pairing per window
-            # Later: the window is closed, the bond is what lets this host in.
-            events, got = await packets_from(transport(radio, paired))
-            assert got == 3
-            assert LinkEventKind.CONFIGURED in [e.kind for e in events]
-            assert sensor.counters.pairings == 1  # encrypted with the bond, not paired again
-    finally:
-        await sensor.stop()
+    async with running_sensor(link) as sensor, VirtualRadio(link=link) as radio:
+        address = await pair(radio, paired)
+        assert address in paired and sensor.counters.pairings == 1
+        assert sensor.bonded_hosts == [str(radio.address)]
+        assert not sensor.pairing_window_open  # one pairing per window
+        # Later: the window is closed, the bond is what lets this host in.
+        events, got = await packets_from(transport(radio, paired))
+        assert got == 3
+        assert LinkEventKind.CONFIGURED in [e.kind for e in events]
+        assert sensor.counters.pairings == 1  # encrypted with the bond, not paired again
 
 
 async def test_an_unbonded_host_reads_battery_but_neither_imu_data_nor_the_control_point(
     link: LocalLink,
 ) -> None:
-    sensor = await private_sensor(link)
-    try:
-        async with VirtualRadio(link=link) as radio:
-            device = await BleakScanner.find_device_by_filter(
-                lambda _d, _a: True,
-                service_uuids=[p.IMU_SERVICE_UUID],
-                timeout=3,
-                backend=radio.scanner_backend,
-            )
-            assert device is not None
-            async with BleakClient(device, backend=radio.client_backend) as client:
-                security = decode_security(await client.read_gatt_char(p.SECURITY_UUID))
-                assert security.required and security.window_open and not security.link_bonded
-                assert (await client.read_gatt_char(p.BATTERY_LEVEL_UUID))[0] == 87
-                assert await client.read_gatt_char(p.SERIAL_NUMBER_UUID) == b"SIM-0002"
-                for uuid in (p.CONFIG_UUID, p.IMU_DATA_UUID):
-                    with pytest.raises(BleakGATTProtocolError) as refused:
-                        await client.read_gatt_char(uuid)
-                    assert refused.value.code == INSUFFICIENT_AUTHENTICATION
+    async with running_sensor(link) as sensor, VirtualRadio(link=link) as radio:
+        device = await BleakScanner.find_device_by_filter(
+            lambda _d, _a: True,
+            service_uuids=[p.IMU_SERVICE_UUID],
+            timeout=3,
+            backend=radio.scanner_backend,
+        )
+        assert device is not None
+        async with BleakClient(device, backend=radio.client_backend) as client:
+            security = decode_security(await client.read_gatt_char(p.SECURITY_UUID))
+            assert security.required and security.window_open and not security.link_bonded
+            assert (await client.read_gatt_char(p.BATTERY_LEVEL_UUID))[0] == 87
+            assert await client.read_gatt_char(p.SERIAL_NUMBER_UUID) == b"SIM-0002"
+            for uuid in (p.CONFIG_UUID, p.IMU_DATA_UUID):
                 with pytest.raises(BleakGATTProtocolError) as refused:
-                    await client.write_gatt_char(p.CONTROL_POINT_UUID, b"\x01", response=True)
+                    await client.read_gatt_char(uuid)
                 assert refused.value.code == INSUFFICIENT_AUTHENTICATION
-                assert not sensor.config.streaming
-                assert sensor.counters.access_refused == 3
-    finally:
-        await sensor.stop()
+            with pytest.raises(BleakGATTProtocolError) as refused:
+                await client.write_gatt_char(p.CONTROL_POINT_UUID, b"\x01", response=True)
+            assert refused.value.code == INSUFFICIENT_AUTHENTICATION
+            assert not sensor.config.streaming
+            assert sensor.counters.access_refused == 3
 
 
 @pytest.mark.slow
 async def test_the_client_says_so_and_stops_when_the_window_is_closed(link: LocalLink) -> None:
-    sensor = await private_sensor(link, Security(pairing_window_s=0))
-    try:
-        async with VirtualRadio(link=link) as radio:
-            # As `tiltmon stream` would: not allowed to pair by itself.
-            with pytest.raises(NotPairedError, match="pairing window"):
-                await packets_from(transport(radio, None))
-            # As the first-use flow would: pairs, and the sensor refuses.
-            with pytest.raises(NotPairedError, match="paired with another computer"):
-                await packets_from(transport(radio, None, pair_first_use=True))
-            assert sensor.counters.pairings_refused >= 1
-            assert sensor.counters.connections == 2  # one try each, no retry loop
-    finally:
-        await sensor.stop()
+    async with (
+        running_sensor(link, Security(pairing_window_s=0)) as sensor,
+        VirtualRadio(link=link) as radio,
+    ):
+        # As `tiltmon stream` would: not allowed to pair by itself.
+        with pytest.raises(NotPairedError, match="pairing window"):
+            await packets_from(transport(radio, None))
+        # As the first-use flow would: pairs, and the sensor refuses.
+        with pytest.raises(NotPairedError, match="paired with another computer"):
+            await packets_from(transport(radio, None, pair_first_use=True))
+        assert sensor.counters.pairings_refused >= 1
+        assert sensor.counters.connections == 2  # one try each, no retry loop
 
 
 @pytest.mark.slow
 async def test_a_second_host_is_refused_and_cannot_hold_the_sensor(link: LocalLink) -> None:
-    sensor = await private_sensor(link, Security(unpaired_grace_s=0.5))
-    try:
+    async with running_sensor(link, Security(unpaired_grace_s=0.5)) as sensor:
         async with VirtualRadio(link=link) as owner:
             await pair_sensor(
                 None,
@@ -184,28 +188,22 @@ async def test_a_second_host_is_refused_and_cannot_hold_the_sensor(link: LocalLi
                 await lost.wait()
             assert sensor.counters.unpaired_links_dropped == 1
         assert len(sensor.bonded_hosts) == 1
-    finally:
-        await sensor.stop()
 
 
 @pytest.mark.slow
 async def test_a_sensor_that_lost_its_bond_is_recovered_by_pairing_again(
     link: LocalLink, tmp_path: Path
 ) -> None:
-    sensor = await private_sensor(link)
     paired = PairedSensors(tmp_path / "paired.json")
-    try:
-        async with VirtualRadio(link=link) as radio:
-            await pair(radio, paired)
-            await sensor.forget_bonds()  # a reset wiped the sensor's bonds
-            with pytest.raises(NotPairedError, match="lost the bond"):
-                await packets_from(transport(radio, paired))
-            sensor.open_pairing_window()  # the wearer presses the button
-            await pair(radio, paired)  # our stale keys are forgotten, a fresh bond made
-            _, got = await packets_from(transport(radio, paired))
-            assert got == 3 and sensor.counters.pairings == 2
-    finally:
-        await sensor.stop()
+    async with running_sensor(link) as sensor, VirtualRadio(link=link) as radio:
+        await pair(radio, paired)
+        await sensor.forget_bonds()  # a reset wiped the sensor's bonds
+        with pytest.raises(NotPairedError, match="lost the bond"):
+            await packets_from(transport(radio, paired))
+        sensor.open_pairing_window()  # the wearer presses the button
+        await pair(radio, paired)  # our stale keys are forgotten, a fresh bond made
+        _, got = await packets_from(transport(radio, paired))
+        assert got == 3 and sensor.counters.pairings == 2
 
 
 @pytest.mark.slow
@@ -214,10 +212,9 @@ async def test_a_host_that_lost_its_bond_pairs_again_in_the_window(
 ) -> None:
     # A fixed address, so that the wiped host still finds it and hears the refusal (with
     # private addresses it cannot recognise it at all: the next test).
-    sensor = await private_sensor(link, Security(private_address=False))
     paired = PairedSensors(tmp_path / "paired.json")
     keys = tmp_path / "keys.json"
-    try:
+    async with running_sensor(link, Security(private_address=False)) as sensor:
         async with VirtualRadio(link=link, keystore=keys) as radio:
             await pair(radio, paired)
         assert stat.S_IMODE(keys.stat().st_mode) == 0o600
@@ -236,18 +233,15 @@ async def test_a_host_that_lost_its_bond_pairs_again_in_the_window(
             _, got = await packets_from(transport(radio, paired))
             assert got == 3
         assert len(sensor.bonded_hosts) == 2  # the old identity is still remembered
-    finally:
-        await sensor.stop()
 
 
 @pytest.mark.slow
 async def test_a_host_that_lost_its_keys_no_longer_recognises_its_private_sensor(
     link: LocalLink, tmp_path: Path
 ) -> None:
-    sensor = await private_sensor(link)
     paired = PairedSensors(tmp_path / "paired.json")
     keys = tmp_path / "keys.json"
-    try:
+    async with running_sensor(link) as sensor:
         async with VirtualRadio(link=link, keystore=keys) as radio:
             identity = await pair(radio, paired)
         keys.unlink()  # the identity key went with the rest: its private addresses are noise
@@ -267,24 +261,21 @@ async def test_a_host_that_lost_its_keys_no_longer_recognises_its_private_sensor
             assert paired.addresses("tiltmon") == {identity}
             _, got = await packets_from(transport(radio, paired))
             assert got == 3
-    finally:
-        await sensor.stop()
 
 
 @pytest.mark.slow
 async def test_the_sensor_keeps_at_most_its_bond_limit(link: LocalLink) -> None:
-    sensor = await private_sensor(link, Security(max_bonds=1))
-    try:
-        async with VirtualRadio(link=link) as first:
-            await pair(first, None)
-            sensor.open_pairing_window()
-            async with VirtualRadio(link=link) as second:
-                await pair(second, None)
-                assert sensor.bonded_hosts == [str(second.address)]
-            with pytest.raises(NotPairedError):  # the first host was forgotten
-                await packets_from(transport(first, None))
-    finally:
-        await sensor.stop()
+    async with (
+        running_sensor(link, Security(max_bonds=1)) as sensor,
+        VirtualRadio(link=link) as first,
+    ):
+        await pair(first, None)
+        sensor.open_pairing_window()
+        async with VirtualRadio(link=link) as second:
+            await pair(second, None)
+            assert sensor.bonded_hosts == [str(second.address)]
+        with pytest.raises(NotPairedError):  # the first host was forgotten
+            await packets_from(transport(first, None))
 
 
 @pytest.mark.slow
@@ -368,10 +359,9 @@ async def addresses_seen(radio: VirtualRadio) -> set[str]:
 async def test_once_bonded_the_sensor_hides_behind_private_addresses_its_host_resolves(
     link: LocalLink, tmp_path: Path
 ) -> None:
-    sensor = await private_sensor(link, Security(address_rotation_s=3600))
-    identity = str(sensor.identity_address)
     paired = PairedSensors(tmp_path / "paired.json")
-    try:
+    async with running_sensor(link, Security(address_rotation_s=3600)) as sensor:
+        identity = str(sensor.identity_address)
         async with VirtualRadio(link=link) as radio, VirtualRadio(link=link) as tracker:
             assert await addresses_seen(tracker) == {identity}  # unbonded: findable to pair
             assert await pair(radio, paired) == identity
@@ -399,22 +389,20 @@ async def test_once_bonded_the_sensor_hides_behind_private_addresses_its_host_re
             assert rotated not in (after_bonding, identity)
             assert await addresses_seen(tracker) == {rotated}
             assert await addresses_seen(radio) == {identity}
-    finally:
-        await sensor.stop()
 
 
 @pytest.mark.slow
 async def test_the_private_address_changes_on_its_timer(link: LocalLink, tmp_path: Path) -> None:
-    sensor = await private_sensor(link, Security(address_rotation_s=0.3))
-    try:
-        async with VirtualRadio(link=link) as radio, VirtualRadio(link=link) as tracker:
-            identity = await pair(radio, None)
-            found = await BleakScanner.discover(timeout=2.0, backend=tracker.scanner_backend)
-            seen = {device.address for device in found}
-            assert identity not in seen and len(seen) >= 3  # several, each for a moment
-            resolver = radio.device.address_resolver
-            assert resolver is not None
-            for device in found:
-                assert str(resolver.resolve(device.details)) == identity
-    finally:
-        await sensor.stop()
+    async with (
+        running_sensor(link, Security(address_rotation_s=0.3)),
+        VirtualRadio(link=link) as radio,
+        VirtualRadio(link=link) as tracker,
+    ):
+        identity = await pair(radio, None)
+        found = await BleakScanner.discover(timeout=2.0, backend=tracker.scanner_backend)
+        seen = {device.address for device in found}
+        assert identity not in seen and len(seen) >= 3  # several, each for a moment
+        resolver = radio.device.address_resolver
+        assert resolver is not None
+        for device in found:
+            assert str(resolver.resolve(device.details)) == identity
